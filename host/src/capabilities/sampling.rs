@@ -1,0 +1,275 @@
+//! `sampling.sample`: a plugin borrows the calling client's LLM.
+//!
+//! The plugin's request is converted to MCP's `sampling/createMessage` shape
+//! and handed to the call's [`SampleRoute`]. The route is the seam between
+//! "what the plugin asked" and "how this client is reached": a legacy session
+//! gets a server-to-client request on the tool call's own stream; a client
+//! that cannot sample gets a clear error. Plugins never see which.
+
+// MCP sampling is deprecated by SEP-2577 but supported by the spec for at
+// least another year; `sample()` is our stable contract, so we use it.
+#![allow(deprecated)]
+
+use std::future::Future;
+use std::pin::Pin;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rmcp::model::{
+    AudioContent, CreateMessageRequestParams, CreateMessageResult, ErrorCode, ImageContent,
+    ModelHint, ModelPreferences, Role as McpRole, SamplingMessage, SamplingMessageContentBlock,
+};
+use rmcp::service::{Peer, RoleServer, ServiceError};
+
+use crate::runtime::CallState;
+use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
+    Content, Error, Host, Media, Request, Response, Role, StopReason,
+};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How one call's `sample()` reaches its client.
+pub trait SampleRoute: Send + Sync {
+    fn sample(
+        &self,
+        request: CreateMessageRequestParams,
+    ) -> BoxFuture<'_, Result<CreateMessageResult, Error>>;
+}
+
+/// No route: every `sample()` fails with `unsupported` and this reason.
+pub struct Unavailable(pub String);
+
+impl SampleRoute for Unavailable {
+    fn sample(&self, _: CreateMessageRequestParams) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
+        Box::pin(std::future::ready(Err(Error::Unsupported(self.0.clone()))))
+    }
+}
+
+/// A client in a (pre-2026-07-28) session that declared sampling: the request
+/// goes to that session's peer. It must be awaited on the tool call's own
+/// task, where rmcp's task-local request id sends it down the call's
+/// response stream rather than the standalone GET stream.
+pub struct ClientSession {
+    pub peer: Peer<RoleServer>,
+}
+
+impl SampleRoute for ClientSession {
+    fn sample(
+        &self,
+        request: CreateMessageRequestParams,
+    ) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
+        Box::pin(async move {
+            self.peer
+                .create_message(request)
+                .await
+                .map_err(error_from_service)
+        })
+    }
+}
+
+/// MCP says a client that refuses (usually its user) answers with code -1.
+const USER_REJECTED: ErrorCode = ErrorCode(-1);
+
+fn error_from_service(error: ServiceError) -> Error {
+    match error {
+        ServiceError::McpError(data) if data.code == USER_REJECTED => {
+            Error::Declined(data.message.into_owned())
+        }
+        ServiceError::McpError(data) => Error::Failed(format!(
+            "the client answered with error {}: {}",
+            data.code.0, data.message
+        )),
+        ServiceError::Timeout { timeout } => {
+            Error::TimedOut(format!("no answer from the client within {timeout:?}"))
+        }
+        ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
+            Error::Failed("the client disconnected before answering".into())
+        }
+        ServiceError::Cancelled { reason } => Error::Failed(format!(
+            "the request was cancelled{}",
+            reason.map(|r| format!(": {r}")).unwrap_or_default()
+        )),
+        other => Error::Failed(other.to_string()),
+    }
+}
+
+impl Host for CallState {
+    async fn sample(&mut self, request: Request) -> wasmtime::Result<Result<Response, Error>> {
+        let params = match to_mcp(request) {
+            Ok(params) => params,
+            Err(why) => return Ok(Err(Error::Refused(why))),
+        };
+        let route = self.call.sampling.clone();
+        let outcome = route.sample(params).await.map(from_mcp);
+        if let Err(error) = &outcome {
+            tracing::info!(target: "plugin", plugin = %self.call.plugin, "sampling failed: {error:?}");
+        }
+        Ok(outcome)
+    }
+}
+
+/// The plugin's request in MCP's shape; refuses requests MCP cannot carry.
+pub fn to_mcp(request: Request) -> Result<CreateMessageRequestParams, String> {
+    if request.messages.is_empty() {
+        return Err("a sampling request needs at least one message".into());
+    }
+    if request.max_tokens == 0 {
+        return Err("`max-tokens` must be at least 1".into());
+    }
+    let messages = request
+        .messages
+        .into_iter()
+        .map(|message| {
+            let role = match message.role {
+                Role::User => McpRole::User,
+                Role::Assistant => McpRole::Assistant,
+            };
+            let blocks = message.content.into_iter().map(content_to_mcp).collect();
+            SamplingMessage::new_multiple(role, blocks)
+        })
+        .collect();
+    let mut params = CreateMessageRequestParams::new(messages, request.max_tokens);
+    params.system_prompt = request.system_prompt;
+    params.temperature = request.temperature;
+    if !request.stop_sequences.is_empty() {
+        params.stop_sequences = Some(request.stop_sequences);
+    }
+    params.model_preferences = request.model_preferences.map(|prefs| {
+        let mut out = ModelPreferences::new();
+        if !prefs.hints.is_empty() {
+            out = out.with_hints(prefs.hints.into_iter().map(ModelHint::new).collect());
+        }
+        out.cost_priority = prefs.cost_priority;
+        out.speed_priority = prefs.speed_priority;
+        out.intelligence_priority = prefs.intelligence_priority;
+        out
+    });
+    Ok(params)
+}
+
+fn content_to_mcp(content: Content) -> SamplingMessageContentBlock {
+    match content {
+        Content::Text(text) => SamplingMessageContentBlock::text(text),
+        Content::Image(media) => {
+            SamplingMessageContentBlock::Image(ImageContent::new(BASE64.encode(&media.data), media.mime_type))
+        }
+        Content::Audio(media) => {
+            SamplingMessageContentBlock::Audio(AudioContent::new(BASE64.encode(&media.data), media.mime_type))
+        }
+    }
+}
+
+/// The client's answer in the plugin's shape.
+pub fn from_mcp(result: CreateMessageResult) -> Response {
+    let content = result
+        .message
+        .content
+        .into_vec()
+        .into_iter()
+        .filter_map(|block| match block {
+            SamplingMessageContentBlock::Text(text) => Some(Content::Text(text.text)),
+            SamplingMessageContentBlock::Image(image) => Some(Content::Image(media_from_base64(
+                &image.data,
+                image.mime_type,
+            ))),
+            SamplingMessageContentBlock::Audio(audio) => Some(Content::Audio(media_from_base64(
+                &audio.data,
+                audio.mime_type,
+            ))),
+            // Tool use is not part of our contract: the plugin offered no tools.
+            _ => None,
+        })
+        .collect();
+    let stop_reason = result.stop_reason.map(|reason| match reason.as_str() {
+        CreateMessageResult::STOP_REASON_END_TURN => StopReason::EndTurn,
+        CreateMessageResult::STOP_REASON_END_SEQUENCE => StopReason::StopSequence,
+        CreateMessageResult::STOP_REASON_END_MAX_TOKEN => StopReason::MaxTokens,
+        _ => StopReason::Other(reason),
+    });
+    Response {
+        model: result.model,
+        content,
+        stop_reason,
+    }
+}
+
+fn media_from_base64(data: &str, mime_type: String) -> Media {
+    Media {
+        data: BASE64.decode(data).unwrap_or_default(),
+        mime_type,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::bindings::wasm_mcp::plugin::sampling::{Message, ModelPreferences as Prefs};
+
+    #[test]
+    fn request_converts_every_field() {
+        let params = to_mcp(Request {
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![
+                    Content::Text("hi".into()),
+                    Content::Image(Media {
+                        data: vec![1, 2, 3],
+                        mime_type: "image/png".into(),
+                    }),
+                ],
+            }],
+            system_prompt: Some("be brief".into()),
+            max_tokens: 100,
+            temperature: Some(0.5),
+            stop_sequences: vec!["END".into()],
+            model_preferences: Some(Prefs {
+                hints: vec!["claude".into()],
+                cost_priority: Some(0.1),
+                speed_priority: None,
+                intelligence_priority: Some(0.9),
+            }),
+        })
+        .unwrap();
+        let json = serde_json::to_value(&params).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "messages": [{"role": "user", "content": [
+                    {"type": "text", "text": "hi"},
+                    {"type": "image", "data": "AQID", "mimeType": "image/png"}
+                ]}],
+                "systemPrompt": "be brief",
+                "maxTokens": 100,
+                "temperature": 0.5,
+                "stopSequences": ["END"],
+                "modelPreferences": {"hints": [{"name": "claude"}], "costPriority": 0.1, "intelligencePriority": 0.9}
+            })
+        );
+    }
+
+    #[test]
+    fn empty_requests_are_refused() {
+        let empty = Request {
+            messages: vec![],
+            system_prompt: None,
+            max_tokens: 10,
+            temperature: None,
+            stop_sequences: vec![],
+            model_preferences: None,
+        };
+        assert!(to_mcp(empty).is_err());
+    }
+
+    #[test]
+    fn stop_reasons_map_and_unknown_ones_are_kept() {
+        let result = CreateMessageResult::new(SamplingMessage::assistant_text("ok"), "m".into())
+            .with_stop_reason("maxTokens");
+        let response = from_mcp(result);
+        assert!(matches!(response.stop_reason, Some(StopReason::MaxTokens)));
+        assert!(matches!(&response.content[..], [Content::Text(t)] if t == "ok"));
+        let result = CreateMessageResult::new(SamplingMessage::assistant_text("ok"), "m".into())
+            .with_stop_reason("refusal");
+        assert!(matches!(from_mcp(result).stop_reason, Some(StopReason::Other(r)) if r == "refusal"));
+    }
+}

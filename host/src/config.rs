@@ -1,0 +1,266 @@
+//! The TOML configuration: which plugins to load and what each may touch.
+//!
+//! Parsing is strict (unknown keys are errors that name the key) and every
+//! path is resolved against the config file's folder, so a config means the
+//! same thing whatever folder the host is started from. The result is a
+//! validated, typed [`Config`]; nothing downstream re-checks these rules.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the config came from, for messages (`embedded default` or a path).
+    pub origin: String,
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// One plugin: its component and its grants.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    pub name: String,
+    pub component: ComponentSource,
+    pub grants: Vec<Grant>,
+}
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone)]
+pub enum ComponentSource {
+    File(PathBuf),
+    /// Built into the host binary (the embedded default).
+    Embedded {
+        name: &'static str,
+        bytes: &'static [u8],
+    },
+}
+
+impl std::fmt::Display for ComponentSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ComponentSource::File(path) => write!(f, "{}", path.display()),
+            ComponentSource::Embedded { name, .. } => write!(f, "<embedded {name}>"),
+        }
+    }
+}
+
+/// Permission to append to one file, or to any file inside one folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// As written in the config and as the plugin names it: `incident_report.txt`, `logs/`.
+    pub pattern: String,
+    /// The folder the pattern is relative to (the config file's folder).
+    pub base: PathBuf,
+}
+
+impl Grant {
+    /// A grant written with a trailing `/` covers every file inside that folder.
+    pub fn is_folder(&self) -> bool {
+        self.pattern.ends_with('/')
+    }
+
+    /// The host path this grant names.
+    pub fn host_path(&self) -> PathBuf {
+        self.base.join(self.pattern.trim_end_matches('/'))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default, rename = "plugin")]
+    plugins: Vec<RawPlugin>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    name: Option<String>,
+    component: PathBuf,
+    #[serde(default)]
+    append: Vec<String>,
+}
+
+impl Config {
+    /// Read and validate the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let base = path
+            .parent()
+            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .unwrap_or(Path::new("."));
+        let base = std::path::absolute(base)
+            .with_context(|| format!("cannot resolve the folder of {}", path.display()))?;
+        Self::parse(&text, &base, &path.display().to_string())
+            .with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    /// Parse config text whose relative paths are relative to `base`.
+    pub fn parse(text: &str, base: &Path, origin: &str) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text)?;
+        if raw.plugins.is_empty() {
+            bail!("no plugins: add at least one [[plugin]] table with a `component` path");
+        }
+        let mut names = HashSet::new();
+        let mut plugins = Vec::with_capacity(raw.plugins.len());
+        for (index, plugin) in raw.plugins.into_iter().enumerate() {
+            let component = base.join(&plugin.component);
+            let name = match plugin.name {
+                Some(name) => name,
+                None => component
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().replace('_', "-"))
+                    .unwrap_or_else(|| format!("plugin-{index}")),
+            };
+            validate_plugin_name(&name)
+                .with_context(|| format!("[[plugin]] number {}", index + 1))?;
+            if !names.insert(name.clone()) {
+                bail!(
+                    "two plugins are named `{name}`: give each [[plugin]] a distinct `name = \"...\"`"
+                );
+            }
+            let mut grants = Vec::with_capacity(plugin.append.len());
+            for pattern in plugin.append {
+                validate_grant_pattern(&pattern)
+                    .with_context(|| format!("plugin `{name}`: append grant {pattern:?}"))?;
+                let grant = Grant {
+                    pattern,
+                    base: base.to_path_buf(),
+                };
+                if !grants.contains(&grant) {
+                    grants.push(grant);
+                }
+            }
+            plugins.push(PluginConfig {
+                name,
+                component: ComponentSource::File(component),
+                grants,
+            });
+        }
+        Ok(Config {
+            origin: origin.to_string(),
+            plugins,
+        })
+    }
+}
+
+fn validate_plugin_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if !valid {
+        bail!(
+            "plugin name {name:?} is not valid: use 1 to 64 ASCII letters, digits, `-`, `_` or `.`"
+        );
+    }
+    Ok(())
+}
+
+/// A grant is a relative, `/`-separated path without `.` or `..` parts; a
+/// trailing `/` makes it a folder grant.
+pub fn validate_grant_pattern(pattern: &str) -> Result<()> {
+    let body = pattern.strip_suffix('/').unwrap_or(pattern);
+    if body.is_empty() {
+        bail!(
+            "is empty or the whole config folder: name a file (`report.txt`) or a subfolder (`logs/`)"
+        );
+    }
+    check_relative_path(body).map_err(|why| anyhow::anyhow!("{why}"))
+}
+
+/// Why `path` is not a plain relative path, if it is not. Shared by grant
+/// patterns and the paths plugins ask to append to.
+pub fn check_relative_path(path: &str) -> std::result::Result<(), String> {
+    if path.contains('\0') {
+        return Err("contains a NUL byte".into());
+    }
+    if path.starts_with('/') || path.contains('\\') || path.contains(':') {
+        return Err(
+            "must be a relative path with `/` separators (no leading `/`, `\\` or drive letter)"
+                .into(),
+        );
+    }
+    for part in path.split('/') {
+        match part {
+            "" => return Err("has an empty path segment (`//` or a trailing `/`)".into()),
+            "." | ".." => return Err(format!("has a `{part}` segment; name the path directly")),
+            _ if part.len() > 255 => return Err("has a segment longer than 255 bytes".into()),
+            _ => {}
+        }
+    }
+    if path.len() > 4096 {
+        return Err("is longer than 4096 bytes".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/srv/tools"), "test")
+    }
+
+    #[test]
+    fn resolves_paths_against_the_config_folder() {
+        let config = parse(
+            r#"
+            [[plugin]]
+            component = "build/log_archiver.wasm"
+            append = ["incident_report.txt", "logs/"]
+            "#,
+        )
+        .unwrap();
+        let plugin = &config.plugins[0];
+        assert_eq!(plugin.name, "log-archiver");
+        assert!(
+            matches!(&plugin.component, ComponentSource::File(p) if p == Path::new("/srv/tools/build/log_archiver.wasm"))
+        );
+        assert_eq!(
+            plugin.grants[0].host_path(),
+            Path::new("/srv/tools/incident_report.txt")
+        );
+        assert!(!plugin.grants[0].is_folder());
+        assert!(plugin.grants[1].is_folder());
+        assert_eq!(plugin.grants[1].host_path(), Path::new("/srv/tools/logs"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = parse("[[plugin]]\ncomponent = \"a.wasm\"\nappend_to = [\"x\"]\n").unwrap_err();
+        assert!(format!("{err:#}").contains("append_to"), "{err:#}");
+        let err = parse("plugins = []\n").unwrap_err();
+        assert!(format!("{err:#}").contains("plugins"), "{err:#}");
+    }
+
+    #[test]
+    fn escaping_grants_are_refused() {
+        for bad in [
+            "../x", "/etc/passwd", "a/../b", "./a", "a//b", "", "/", "a\\b", "c:x",
+        ] {
+            let text = format!("[[plugin]]\ncomponent = \"a.wasm\"\nappend = [{bad:?}]\n");
+            let err = parse(&text).unwrap_err();
+            assert!(format!("{err:#}").contains("append grant"), "{bad}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn duplicate_plugin_names_are_refused() {
+        let err = parse("[[plugin]]\ncomponent = \"a.wasm\"\n[[plugin]]\ncomponent = \"x/a.wasm\"\n")
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("two plugins are named `a`"), "{err:#}");
+    }
+
+    #[test]
+    fn an_empty_config_says_what_to_add() {
+        let err = parse("").unwrap_err();
+        assert!(format!("{err:#}").contains("[[plugin]]"), "{err:#}");
+    }
+}

@@ -1,0 +1,143 @@
+//! `wasm-mcp`: an MCP server whose tools are sandboxed WebAssembly components.
+//!
+//! This file is the command line only: parse, load the config, pick a
+//! transport, run.
+
+mod capabilities;
+mod config;
+mod embedded;
+mod runtime;
+mod server;
+mod transport;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::runtime::Runtime;
+use crate::server::McpServer;
+
+#[derive(Parser)]
+#[command(name = "wasm-mcp", version, about = "An MCP server whose tools are sandboxed WebAssembly components")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the configured plugins' tools over MCP.
+    Serve {
+        /// The TOML config naming the plugins. Without it, the embedded log
+        /// archiver is served, granted `incident_report.txt` in the working folder.
+        #[arg(long, short, env = "WASM_MCP_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address for streamable HTTP (endpoint `/mcp`). Port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8000", conflicts_with = "stdio")]
+        listen: SocketAddr,
+        /// Serve one client over stdin/stdout instead of HTTP.
+        #[arg(long)]
+        stdio: bool,
+    },
+    /// Validate a config: compile every plugin, list its tools and grants.
+    Check {
+        #[arg(long, short, env = "WASM_MCP_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Serve { config, listen, stdio } => {
+            let config = match config {
+                Some(path) => Config::load(&path)?,
+                None => embedded::default_config()?,
+            };
+            let runtime = Arc::new(Runtime::load(&config).await?);
+            tracing::info!(config = %config.origin, plugins = runtime.plugins().len(), tools = runtime.tools().count(), "loaded");
+            let server = McpServer::new(runtime);
+            if stdio {
+                transport::serve_stdio(server).await
+            } else {
+                let shutdown = CancellationToken::new();
+                let on_signal = shutdown.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::signal::ctrl_c().await;
+                    on_signal.cancel();
+                });
+                transport::serve_http(server, listen, shutdown).await
+            }
+        }
+        Command::Check { config } => {
+            let config = Config::load(&config)?;
+            let runtime = Runtime::load(&config).await?;
+            print!("{}", describe(&config, &runtime));
+            Ok(())
+        }
+    }
+}
+
+/// The report `wasm-mcp check` prints.
+fn describe(config: &Config, runtime: &Runtime) -> String {
+    use std::fmt::Write;
+    let mut out = format!("config {}: OK\n", config.origin);
+    for (plugin, plugin_config) in runtime.plugins().iter().zip(&config.plugins) {
+        let _ = writeln!(out, "\nplugin `{}` ({})", plugin.name, plugin.source);
+        for tool in &plugin.tools {
+            let _ = writeln!(
+                out,
+                "  tool  {}: {}",
+                tool.name,
+                tool.description.as_deref().unwrap_or("")
+            );
+        }
+        if plugin_config.grants.is_empty() {
+            let _ = writeln!(out, "  may append to nothing");
+        }
+        for grant in &plugin_config.grants {
+            let what = if grant.is_folder() { "files inside" } else { "file" };
+            let _ = writeln!(
+                out,
+                "  may append to {what} {} ({})",
+                grant.pattern,
+                grant.host_path().display()
+            );
+        }
+    }
+    out
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("WASM_MCP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}

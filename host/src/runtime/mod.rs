@@ -1,0 +1,277 @@
+//! The wasmtime side: one engine, one linker, and per plugin one compiled,
+//! pre-instantiated component. Each tool call gets a fresh [`Store`] with an
+//! empty WASI context, so no call can see another's memory or state and a
+//! trap ends only that call.
+
+mod output;
+mod state;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use rmcp::model::{JsonObject, Tool};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config as EngineConfig, Engine, Store};
+
+use crate::capabilities::files::Grants;
+use crate::config::{ComponentSource, Config, PluginConfig};
+pub use state::{CallContext, CallState};
+
+/// Bindings generated from the WIT contract in `wit/`.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "tool-plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+use bindings::ToolPluginPre;
+use bindings::exports::wasm_mcp::plugin::tools::CallError;
+
+/// What a loaded plugin is: its compiled component, grants and tools.
+pub struct Plugin {
+    pub name: String,
+    pub source: String,
+    pub grants: Arc<Grants>,
+    pub tools: Vec<Tool>,
+    pre: ToolPluginPre<CallState>,
+}
+
+/// Why a tool call produced no result. Each becomes an `isError` tool result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallFailure {
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("trapped: {0}")]
+    Trapped(String),
+    #[error("the call was cancelled")]
+    Cancelled,
+}
+
+/// All loaded plugins and the tool index over them.
+pub struct Runtime {
+    plugins: Vec<Arc<Plugin>>,
+    by_tool: HashMap<String, (usize, usize)>,
+}
+
+impl Runtime {
+    /// Compile and pre-instantiate every plugin of `config`, list their tools
+    /// and open their grants. Fails on the first problem, naming the plugin.
+    pub async fn load(config: &Config) -> Result<Runtime> {
+        let engine = new_engine()?;
+        let linker = new_linker(&engine)?;
+        let mut plugins = Vec::with_capacity(config.plugins.len());
+        let mut by_tool: HashMap<String, (usize, usize)> = HashMap::new();
+        for plugin_config in &config.plugins {
+            let plugin = Plugin::load(&engine, &linker, plugin_config)
+                .await
+                .with_context(|| format!("plugin `{}`", plugin_config.name))?;
+            let index = plugins.len();
+            for (tool_index, tool) in plugin.tools.iter().enumerate() {
+                if let Some((other, _)) = by_tool.insert(tool.name.to_string(), (index, tool_index))
+                {
+                    let other: &Plugin = &plugins[other];
+                    bail!(
+                        "tool `{}` is exported by both plugin `{}` and plugin `{}`: tool names must be unique; remove one of the plugins from the config",
+                        tool.name,
+                        other.name,
+                        plugin.name
+                    );
+                }
+            }
+            plugins.push(Arc::new(plugin));
+        }
+        Ok(Runtime { plugins, by_tool })
+    }
+
+    pub fn plugins(&self) -> &[Arc<Plugin>] {
+        &self.plugins
+    }
+
+    /// Every tool of every plugin, in config order.
+    pub fn tools(&self) -> impl Iterator<Item = &Tool> {
+        self.plugins.iter().flat_map(|p| p.tools.iter())
+    }
+
+    /// The plugin that provides `tool` and the tool's description.
+    pub fn find(&self, tool: &str) -> Option<(&Arc<Plugin>, &Tool)> {
+        let &(plugin, index) = self.by_tool.get(tool)?;
+        let plugin = &self.plugins[plugin];
+        Some((plugin, &plugin.tools[index]))
+    }
+}
+
+impl Plugin {
+    async fn load(
+        engine: &Engine,
+        linker: &Linker<CallState>,
+        config: &PluginConfig,
+    ) -> Result<Plugin> {
+        let source = config.component.to_string();
+        let component = compile(engine, &config.component)?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| {
+            anyhow!(
+                "component {source} needs imports this host does not provide (it must target the `wasm-mcp:plugin/tool-plugin` world and WASI 0.2 only): {e:#}"
+            )
+        })?;
+        let pre = ToolPluginPre::new(pre).map_err(|e| {
+            anyhow!(
+                "component {source} does not export the `wasm-mcp:plugin/tools` interface of the `tool-plugin` world: {e:#}"
+            )
+        })?;
+        let grants = Arc::new(Grants::open(&config.grants)?);
+        let mut plugin = Plugin {
+            name: config.name.clone(),
+            source,
+            grants,
+            tools: Vec::new(),
+            pre,
+        };
+        plugin.tools = plugin.list_tools().await?;
+        Ok(plugin)
+    }
+
+    /// Ask the plugin for its tools once, at load, and check what it says.
+    async fn list_tools(&self) -> Result<Vec<Tool>> {
+        let mut store = self.new_store(CallContext::for_loading(self));
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let listed = instance
+            .wasm_mcp_plugin_tools()
+            .call_list_tools(&mut store)
+            .await
+            .map_err(|e| anyhow!("`list-tools` trapped: {e:#}"))?;
+        store.data().log_captured_output();
+        if listed.is_empty() {
+            bail!("component {} exports no tools", self.source);
+        }
+        let mut tools = Vec::with_capacity(listed.len());
+        for tool in listed {
+            validate_tool_name(&tool.name)?;
+            let schema: JsonObject = serde_json::from_str(&tool.input_schema).map_err(|e| {
+                anyhow!(
+                    "tool `{}`: `input-schema` is not a JSON object: {e}",
+                    tool.name
+                )
+            })?;
+            if schema.get("type").and_then(|t| t.as_str()) != Some("object") {
+                bail!(
+                    "tool `{}`: `input-schema` must describe an object (`\"type\": \"object\"`)",
+                    tool.name
+                );
+            }
+            let mut described = Tool::new(tool.name, tool.description, Arc::new(schema));
+            described.title = tool.title;
+            tools.push(described);
+        }
+        Ok(tools)
+    }
+
+    fn new_store(&self, call: CallContext) -> Store<CallState> {
+        Store::new(self.pre.engine(), CallState::new(call))
+    }
+
+    /// Run `tool` in a fresh instance. The store, and with it everything the
+    /// call allocated, is dropped when this returns or is cancelled.
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments: &str,
+        call: CallContext,
+    ) -> Result<String, CallFailure> {
+        let cancel = call.cancel.clone();
+        let mut store = self.new_store(call);
+        let run = async {
+            let instance = self
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| CallFailure::Trapped(format!("instantiation failed: {e:#}")))?;
+            let outcome = instance
+                .wasm_mcp_plugin_tools()
+                .call_call(&mut store, tool, arguments)
+                .await;
+            store.data().log_captured_output();
+            match outcome {
+                Ok(Ok(text)) => Ok(text),
+                Ok(Err(CallError::InvalidArguments(why))) => Err(CallFailure::InvalidArguments(why)),
+                Ok(Err(CallError::Failed(why))) => Err(CallFailure::Failed(why)),
+                Err(trap) => Err(CallFailure::Trapped(describe_trap(&trap))),
+            }
+        };
+        tokio::select! {
+            outcome = run => outcome,
+            () = cancel.cancelled() => Err(CallFailure::Cancelled),
+        }
+    }
+}
+
+/// A trap's root cause and, when wasmtime has one, the guest backtrace.
+fn describe_trap(error: &wasmtime::Error) -> String {
+    format!("{error:#}")
+}
+
+fn compile(engine: &Engine, source: &ComponentSource) -> Result<Component> {
+    let bytes: std::borrow::Cow<'_, [u8]> = match source {
+        ComponentSource::File(path) => std::fs::read(path)
+            .with_context(|| {
+                format!(
+                    "cannot read component {}: check the `component` path in the config",
+                    path.display()
+                )
+            })?
+            .into(),
+        ComponentSource::Embedded { bytes, .. } => (*bytes).into(),
+    };
+    if !bytes.starts_with(b"\0asm") {
+        bail!(
+            "{source} is not a WebAssembly file (no `\\0asm` header): point `component` at the `.wasm` file that `cargo build --target wasm32-wasip2` produced"
+        );
+    }
+    if wasmparser_is_core_module(&bytes) {
+        bail!(
+            "{source} is a core WebAssembly module, not a component: build it for `wasm32-wasip2` (or run `wasm-tools component new` on it)"
+        );
+    }
+    Component::new(engine, &bytes).map_err(|e| anyhow!("cannot compile component {source}: {e:#}"))
+}
+
+/// Core modules have version 1 in the header; components use a layer field.
+fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
+    bytes.get(4..8) == Some(&[1, 0, 0, 0])
+}
+
+/// MCP tool names: 1 to 128 of `A-Z a-z 0-9 _ - .`.
+fn validate_tool_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !valid {
+        bail!(
+            "tool name {name:?} is not valid: MCP tool names are 1 to 128 ASCII letters, digits, `_`, `-` or `.`"
+        );
+    }
+    Ok(())
+}
+
+fn new_engine() -> Result<Engine> {
+    let mut config = EngineConfig::new();
+    config.wasm_component_model(true);
+    Engine::new(&config).map_err(|e| anyhow!("cannot create the wasmtime engine: {e:#}"))
+}
+
+fn new_linker(engine: &Engine) -> Result<Linker<CallState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    bindings::ToolPlugin::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(
+        &mut linker,
+        |state| state,
+    )?;
+    Ok(linker)
+}

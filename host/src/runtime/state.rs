@@ -1,0 +1,95 @@
+//! What one store holds: the call's context and a WASI context with no
+//! ambient authority.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::Plugin;
+use super::output::CapturedOutput;
+use crate::capabilities::files::Grants;
+use crate::capabilities::sampling::{SampleRoute, Unavailable};
+
+/// How much of a plugin's stdout and stderr is kept per call.
+const CAPTURED_OUTPUT_CAP: usize = 16 * 1024;
+
+/// Everything a capability may know about the call it serves. Built once per
+/// call by the server; nothing reaches back up from it.
+#[derive(Clone)]
+pub struct CallContext {
+    pub plugin: Arc<str>,
+    pub grants: Arc<Grants>,
+    /// Where `sample()` goes: the calling client, by whatever route its
+    /// protocol era needs.
+    pub sampling: Arc<dyn SampleRoute>,
+    /// Cancelled when the client cancels the call.
+    pub cancel: CancellationToken,
+}
+
+impl CallContext {
+    /// The context of the load-time `list-tools` call: no client, no sampling.
+    pub(super) fn for_loading(plugin: &Plugin) -> Self {
+        CallContext {
+            plugin: plugin.name.as_str().into(),
+            grants: plugin.grants.clone(),
+            sampling: Arc::new(Unavailable(
+                "no client is calling: the host is listing the plugin's tools".into(),
+            )),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// The data of one store.
+pub struct CallState {
+    pub call: CallContext,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    stdout: CapturedOutput,
+    stderr: CapturedOutput,
+}
+
+impl CallState {
+    pub fn new(call: CallContext) -> Self {
+        let stdout = CapturedOutput::new(CAPTURED_OUTPUT_CAP);
+        let stderr = CapturedOutput::new(CAPTURED_OUTPUT_CAP);
+        // Deny by default: no preopened folders, environment, arguments or
+        // network (the builder allows none of these unless asked), and the
+        // standard streams go to capped buffers, never to the host's.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build();
+        CallState {
+            call,
+            wasi,
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Log what the guest wrote to stdout and stderr, under its name.
+    pub fn log_captured_output(&self) {
+        for (stream, output) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let (text, dropped) = output.take();
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                tracing::info!(target: "plugin", plugin = %self.call.plugin, stream, "{line}");
+            }
+            if dropped > 0 {
+                tracing::warn!(target: "plugin", plugin = %self.call.plugin, stream, dropped, "plugin output over the {CAPTURED_OUTPUT_CAP}-byte cap was dropped");
+            }
+        }
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `wasm-mcp check` and start-up: a good config is described; every bad
+//! config or component is refused with an error that names what is wrong.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::*;
+
+fn check(workspace: &Workspace) -> Output {
+    Command::new(binary())
+        .current_dir(workspace.dir.path())
+        .args(["check", "--config"])
+        .arg(workspace.config())
+        .output()
+        .unwrap()
+}
+
+/// Run `check` on `config` and return its error output, asserting it failed.
+fn refused(config: &str) -> String {
+    let workspace = Workspace::with_config(config);
+    refused_in(&workspace)
+}
+
+fn refused_in(workspace: &Workspace) -> String {
+    let output = check(workspace);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "check accepted a bad config; stderr:\n{stderr}");
+    assert!(stderr.contains("error:"), "{stderr}");
+    stderr
+}
+
+fn plugin(component: &std::path::Path, extra: &str) -> String {
+    format!("[[plugin]]\ncomponent = {component:?}\n{extra}\n")
+}
+
+#[test]
+fn a_good_config_is_described_with_tools_and_grants() {
+    let workspace = Workspace::with_config(&standard_config());
+    std::fs::create_dir(workspace.path("logs")).unwrap();
+    let output = check(&workspace);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("plugin `log-archiver`"), "{stdout}");
+    assert!(stdout.contains("tool  process_log_entry: Analyzes a log entry"), "{stdout}");
+    assert!(stdout.contains("may append to file incident_report.txt"), "{stdout}");
+    assert!(stdout.contains("may append to files inside logs/"), "{stdout}");
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let stderr = refused(&plugin(&component("probe"), "apend = [\"x.txt\"]"));
+    assert!(stderr.contains("unknown field `apend`"), "{stderr}");
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let workspace = Workspace::new();
+    let stderr = refused_in(&workspace);
+    assert!(stderr.contains("cannot read config file"), "{stderr}");
+    assert!(stderr.contains("wasm-mcp.toml"), "{stderr}");
+}
+
+#[test]
+fn a_missing_component_is_named() {
+    let stderr = refused("[[plugin]]\ncomponent = \"nowhere/tool.wasm\"\n");
+    assert!(stderr.contains("cannot read component"), "{stderr}");
+    assert!(stderr.contains("nowhere/tool.wasm"), "{stderr}");
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_refused() {
+    let workspace = Workspace::with_config("[[plugin]]\ncomponent = \"tool.wasm\"\n");
+    std::fs::write(workspace.path("tool.wasm"), "#!/bin/sh\necho hi\n").unwrap();
+    let stderr = refused_in(&workspace);
+    assert!(stderr.contains("tool.wasm is not a WebAssembly file"), "{stderr}");
+}
+
+#[test]
+fn a_core_module_is_refused_as_not_a_component() {
+    let workspace = Workspace::with_config("[[plugin]]\ncomponent = \"core.wasm\"\n");
+    std::fs::write(workspace.path("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let stderr = refused_in(&workspace);
+    assert!(stderr.contains("core.wasm is a core WebAssembly module, not a component"), "{stderr}");
+}
+
+#[test]
+fn a_truncated_component_is_refused() {
+    let workspace = Workspace::with_config("[[plugin]]\ncomponent = \"cut.wasm\"\n");
+    let bytes = std::fs::read(component("probe")).unwrap();
+    std::fs::write(workspace.path("cut.wasm"), &bytes[..bytes.len() / 2]).unwrap();
+    let stderr = refused_in(&workspace);
+    assert!(stderr.contains("cannot compile component"), "{stderr}");
+    assert!(stderr.contains("cut.wasm"), "{stderr}");
+}
+
+#[test]
+fn a_component_of_another_world_is_refused() {
+    let stderr = refused(&plugin(&component("not-a-plugin"), ""));
+    assert!(
+        stderr.contains("does not export the `wasm-mcp:plugin/tools` interface"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("plugin `not-a-plugin`"), "{stderr}");
+}
+
+#[test]
+fn two_plugins_exporting_one_tool_name_are_refused() {
+    let archiver = component("log-archiver");
+    let stderr = refused(&format!(
+        "[[plugin]]\nname = \"first\"\ncomponent = {archiver:?}\n[[plugin]]\nname = \"second\"\ncomponent = {archiver:?}\n"
+    ));
+    assert!(
+        stderr.contains("tool `process_log_entry` is exported by both plugin `first` and plugin `second`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_grant_of_a_missing_folder_is_refused() {
+    let stderr = refused(&plugin(&component("probe"), "append = [\"missing/\"]"));
+    assert!(stderr.contains("append grant `missing/`"), "{stderr}");
+    assert!(stderr.contains("create it"), "{stderr}");
+}
+
+#[test]
+fn an_escaping_grant_is_refused() {
+    let stderr = refused(&plugin(&component("probe"), "append = [\"../outside.txt\"]"));
+    assert!(stderr.contains("append grant \"../outside.txt\""), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_a_bad_config_at_start_instead_of_serving() {
+    let workspace = Workspace::with_config("[[plugin]]\ncomponent = \"nowhere.wasm\"\n");
+    let output = Command::new(binary())
+        .current_dir(workspace.dir.path())
+        .args(["serve", "--stdio", "--config"])
+        .arg(workspace.config())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read component"));
+    assert!(output.stdout.is_empty(), "nothing may reach the stdio transport");
+}

@@ -1,0 +1,334 @@
+//! Shared test harness: builds the plugins from source, starts the real
+//! `wasm-mcp` binary, and connects rmcp's client to it with a sampling
+//! handler that answers from a script and records what it was asked.
+#![allow(dead_code, deprecated)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
+    CreateMessageRequestParams, CreateMessageResult, ErrorCode, Implementation, ProtocolVersion,
+    SamplingMessage,
+};
+use rmcp::service::{RequestContext, RoleClient, RunningService};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ErrorData as McpError, ServiceExt};
+
+/// The `wasm-mcp` binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_wasm-mcp")
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Build every plugin in `plugins/` (once per test process) and return the
+/// folder holding the `.wasm` components.
+pub fn plugins_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let plugins = repo_root().join("plugins");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = Command::new(cargo)
+            .current_dir(&plugins)
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--workspace"])
+            .arg("--target-dir")
+            .arg(plugins.join("target"))
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_TARGET_DIR")
+            .output()
+            .expect("cannot run cargo to build the plugins");
+        assert!(
+            output.status.success(),
+            "building the plugins failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        plugins.join("target/wasm32-wasip2/release")
+    })
+}
+
+/// The built component of plugin crate `name` (`log-archiver`, `probe`...).
+pub fn component(name: &str) -> PathBuf {
+    let path = plugins_dir().join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(path.exists(), "no component at {}", path.display());
+    path
+}
+
+/// A scratch folder holding a config file; the host runs with it as its
+/// working folder, so relative grants land here.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A workspace whose `wasm-mcp.toml` is `config`.
+    pub fn with_config(config: &str) -> Self {
+        let workspace = Self::new();
+        std::fs::write(workspace.config(), config).unwrap();
+        workspace
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path("wasm-mcp.toml")
+    }
+
+    pub fn read(&self, relative: &str) -> Option<String> {
+        std::fs::read_to_string(self.path(relative)).ok()
+    }
+}
+
+/// A config serving the log archiver and the probe, each with its grants.
+pub fn standard_config() -> String {
+    format!(
+        r#"
+[[plugin]]
+name = "log-archiver"
+component = {:?}
+append = ["incident_report.txt"]
+
+[[plugin]]
+name = "probe"
+component = {:?}
+append = ["probe.txt", "logs/"]
+"#,
+        component("log-archiver"),
+        component("probe"),
+    )
+}
+
+/// How the scripted client answers a sampling request.
+pub type Answer =
+    Arc<dyn Fn(&CreateMessageRequestParams) -> Result<CreateMessageResult, McpError> + Send + Sync>;
+
+/// An MCP client that answers sampling from a script and records every
+/// sampling request it receives.
+#[derive(Clone)]
+pub struct ScriptedClient {
+    sampling: bool,
+    protocol: ProtocolVersion,
+    answer: Answer,
+    pub asked: Arc<Mutex<Vec<CreateMessageRequestParams>>>,
+}
+
+impl ScriptedClient {
+    /// Declares sampling and answers every request with `text`.
+    pub fn replying(text: &str) -> Self {
+        let text = text.to_string();
+        Self::answering(move |_| Ok(assistant(&text)))
+    }
+
+    /// Declares sampling and answers with `answer`.
+    pub fn answering(
+        answer: impl Fn(&CreateMessageRequestParams) -> Result<CreateMessageResult, McpError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        ScriptedClient {
+            sampling: true,
+            protocol: ProtocolVersion::V_2025_11_25,
+            answer: Arc::new(answer),
+            asked: Arc::default(),
+        }
+    }
+
+    /// Declares sampling and refuses every request as a user would (code -1).
+    pub fn declining() -> Self {
+        Self::answering(|_| {
+            Err(McpError::new(
+                ErrorCode(-1),
+                "User rejected sampling request",
+                None,
+            ))
+        })
+    }
+
+    /// Does not declare the sampling capability.
+    pub fn without_sampling() -> Self {
+        ScriptedClient {
+            sampling: false,
+            ..Self::replying("unused")
+        }
+    }
+
+    /// The text of every sampling request's messages, one string per request.
+    pub fn prompts(&self) -> Vec<String> {
+        self.asked
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|request| {
+                request
+                    .messages
+                    .iter()
+                    .flat_map(|m| m.content.iter())
+                    .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect()
+    }
+}
+
+/// A plain assistant text answer.
+pub fn assistant(text: &str) -> CreateMessageResult {
+    CreateMessageResult::new(SamplingMessage::assistant_text(text), "scripted-model".into())
+        .with_stop_reason(CreateMessageResult::STOP_REASON_END_TURN)
+}
+
+impl ClientHandler for ScriptedClient {
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        self.asked.lock().unwrap().push(params.clone());
+        (self.answer)(&params)
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        let mut capabilities = ClientCapabilities::default();
+        if self.sampling {
+            capabilities = ClientCapabilities::builder().enable_sampling().build();
+        }
+        let mut config = ClientConfig::new(capabilities, Implementation::new("scripted-client", "1.0.0"));
+        config.protocol_version = self.protocol.clone();
+        config
+    }
+}
+
+pub type Client = RunningService<RoleClient, ScriptedClient>;
+
+/// Spawn `wasm-mcp serve --stdio` in `cwd` and connect `client` to it.
+pub async fn connect_stdio(client: ScriptedClient, config: Option<&Path>, cwd: &Path) -> Client {
+    let mut command = tokio::process::Command::new(binary());
+    command.current_dir(cwd).arg("serve").arg("--stdio");
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    command.env("WASM_MCP_LOG", "info");
+    let (transport, _stderr) = TokioChildProcess::builder(command)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("cannot spawn wasm-mcp");
+    client.serve(transport).await.expect("MCP handshake over stdio failed")
+}
+
+/// A `wasm-mcp serve` process on a free loopback port, killed on drop.
+pub struct HttpServer {
+    child: Child,
+    pub url: String,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl HttpServer {
+    /// Start the server in `cwd` and wait until it says where it listens.
+    pub fn start(config: Option<&Path>, cwd: &Path) -> Self {
+        Self::start_with(config, cwd, &[])
+    }
+
+    pub fn start_with(config: Option<&Path>, cwd: &Path, extra_args: &[&str]) -> Self {
+        let mut command = Command::new(binary());
+        command
+            .current_dir(cwd)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env("WASM_MCP_LOG", "info");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let mut child = command.spawn().expect("cannot spawn wasm-mcp");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (found, url) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("wasm-mcp: serving MCP at ") {
+                    if let Some(found) = found.take() {
+                        let _ = found.send(url.trim().to_string());
+                    }
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let url = url.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("wasm-mcp did not start serving:\n{}", log.lock().unwrap())
+        });
+        HttpServer { child, url, log }
+    }
+
+    pub async fn connect(&self, client: ScriptedClient) -> Client {
+        let transport = StreamableHttpClientTransport::from_uri(self.url.as_str());
+        client.serve(transport).await.expect("MCP handshake over HTTP failed")
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Call `tool` with JSON `arguments`.
+pub async fn call(client: &Client, tool: &str, arguments: serde_json::Value) -> CallToolResult {
+    let serde_json::Value::Object(arguments) = arguments else {
+        panic!("arguments must be a JSON object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+        .await
+        .unwrap_or_else(|e| panic!("tools/call {tool} failed at the protocol level: {e}"))
+}
+
+/// The text of a tool result.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The report the seed's server writes for one log line and explanation.
+pub fn seed_report(log_line: &str, explanation: &str) -> String {
+    format!(
+        "--- INCIDENT REPORT ---\nRAW: {log_line}\nANALYSIS: {explanation}\n{}\n",
+        "-".repeat(30)
+    )
+}
+
+/// The seed client's deadlock log line.
+pub const DEADLOCK: &str = "2025-12-21 14:02:11 UTC [821] ERROR: deadlock detected DETAIL: Process 821 waits for ShareLock on transaction 456; process 999 waits for ShareLock on transaction 821. HINT: See server log for query details.";

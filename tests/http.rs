@@ -1,0 +1,205 @@
+//! Streamable HTTP specifics: the embedded default as the seed serves it,
+//! session isolation under concurrency, and sampling for clients that never
+//! open the standalone GET stream.
+#![allow(deprecated)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_embedded_default_serves_the_log_archiver_into_the_working_folder() {
+    let workspace = Workspace::new();
+    let server = HttpServer::start(None, workspace.dir.path());
+    let client = ScriptedClient::replying("A deadlock between two transactions.");
+    let session = server.connect(client.clone()).await;
+    let tools = session.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 1);
+    assert_eq!(tools[0].name, "process_log_entry");
+
+    let result = call(&session, "process_log_entry", json!({"log_line": DEADLOCK})).await;
+    assert_eq!(text(&result), "Success: Log analyzed and appended to 'incident_report.txt'.");
+    assert_eq!(
+        workspace.read("incident_report.txt"),
+        Some(seed_report(DEADLOCK, "A deadlock between two transactions."))
+    );
+    assert_eq!(client.asked.lock().unwrap()[0].max_tokens, 100);
+}
+
+#[tokio::test]
+async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
+    let workspace = Workspace::with_config(&standard_config());
+    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    const CALLS: usize = 6;
+
+    let clients: Vec<ScriptedClient> = ["alpha", "beta"]
+        .into_iter()
+        .map(|name| {
+            ScriptedClient::answering(move |_| {
+                // Answer slowly enough that the two sessions' calls overlap.
+                std::thread::sleep(Duration::from_millis(20));
+                Ok(assistant(&format!("answered by {name}")))
+            })
+        })
+        .collect();
+    let mut sessions = Vec::new();
+    for client in &clients {
+        sessions.push(server.connect(client.clone()).await);
+    }
+
+    let mut calls = Vec::new();
+    for (session, name) in sessions.iter().zip(["alpha", "beta"]) {
+        for i in 0..CALLS {
+            calls.push(async move {
+                let line = format!("{name} error {i}");
+                let result = call(session, "process_log_entry", json!({"log_line": line})).await;
+                assert_eq!(result.is_error, Some(false), "{}", text(&result));
+            });
+        }
+    }
+    futures::future::join_all(calls).await;
+
+    for (client, name) in clients.iter().zip(["alpha", "beta"]) {
+        let prompts = client.prompts();
+        assert_eq!(prompts.len(), CALLS, "{name} got {prompts:?}");
+        for prompt in prompts {
+            assert!(prompt.contains(&format!("{name} error")), "{name} was asked {prompt:?}");
+        }
+    }
+    let report = workspace.read("incident_report.txt").unwrap();
+    for name in ["alpha", "beta"] {
+        for i in 0..CALLS {
+            let expected = seed_report(&format!("{name} error {i}"), &format!("answered by {name}"));
+            assert!(report.contains(&expected), "missing or torn report for {name} {i}:\n{report}");
+        }
+    }
+    assert_eq!(report.matches("--- INCIDENT REPORT ---").count(), 2 * CALLS);
+}
+
+/// A bare streamable-HTTP client, like many real ones: it never opens the
+/// standalone GET stream, so sampling must arrive on the tool call's own
+/// response stream.
+struct BareClient {
+    http: reqwest::Client,
+    url: String,
+    session: Option<String>,
+}
+
+impl BareClient {
+    fn post(&self, body: &Value) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body.to_string());
+        if let Some(session) = &self.session {
+            request = request.header("mcp-session-id", session);
+        }
+        request
+    }
+}
+
+/// Reads JSON-RPC messages from an SSE response body, one event at a time.
+struct EventReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventReader {
+    async fn next_message(&mut self) -> Value {
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:").map(str::trim_start))
+                    .collect();
+                if !data.is_empty() && !data.concat().is_empty() {
+                    return serde_json::from_str(&data.join("\n")).unwrap();
+                }
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+                .await
+                .expect("no SSE event within 30 s: the sampling request did not arrive on the call's stream")
+                .unwrap()
+                .expect("the stream ended before the tool result");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn sampling_rides_the_tool_call_stream_for_clients_without_a_get_stream() {
+    let workspace = Workspace::with_config(&standard_config());
+    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    let mut client = BareClient {
+        http: reqwest::Client::new(),
+        url: server.url.clone(),
+        session: None,
+    };
+
+    let init = client
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"sampling": {}},
+            "clientInfo": {"name": "bare", "version": "1"}
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert!(init.status().is_success(), "{}", init.status());
+    client.session = init
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert!(client.session.is_some(), "legacy HTTP sessions have an id");
+    let _ = init.bytes().await;
+    let initialized = client
+        .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(initialized.status().is_success());
+
+    let response = client
+        .post(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "process_log_entry", "arguments": {"log_line": "bare error"}
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"),
+        "a call that samples answers with an event stream"
+    );
+    let mut events = EventReader { response, buffer: String::new() };
+
+    let request = events.next_message().await;
+    assert_eq!(request["method"], "sampling/createMessage", "{request}");
+    assert_eq!(request["params"]["maxTokens"], 100);
+    let answer = client
+        .post(&json!({"jsonrpc": "2.0", "id": request["id"], "result": {
+            "role": "assistant", "content": {"type": "text", "text": "bare answer"},
+            "model": "bare-model", "stopReason": "endTurn"
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+
+    let result = events.next_message().await;
+    assert_eq!(result["id"], 2, "{result}");
+    assert_eq!(
+        result["result"]["content"][0]["text"],
+        "Success: Log analyzed and appended to 'incident_report.txt'."
+    );
+    assert_eq!(
+        workspace.read("incident_report.txt"),
+        Some(seed_report("bare error", "bare answer"))
+    );
+}
