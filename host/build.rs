@@ -9,7 +9,12 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap();
     let plugins = root.join("plugins");
-    for watched in ["plugins/Cargo.toml", "plugins/Cargo.lock", "plugins/log-archiver", "wit"] {
+    for watched in [
+        "plugins/Cargo.toml",
+        "plugins/Cargo.lock",
+        "plugins/log-archiver",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -27,7 +32,14 @@ fn build_plugin(plugins: &Path, package: &str) -> PathBuf {
     let target_dir = plugins.join("target");
     let status = Command::new(cargo)
         .current_dir(plugins)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", package])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            package,
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         .env_remove("RUSTFLAGS")

@@ -25,7 +25,10 @@ fn refused(config: &str) -> String {
 fn refused_in(workspace: &Workspace) -> String {
     let output = check(workspace);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(!output.status.success(), "check accepted a bad config; stderr:\n{stderr}");
+    assert!(
+        !output.status.success(),
+        "check accepted a bad config; stderr:\n{stderr}"
+    );
     assert!(stderr.contains("error:"), "{stderr}");
     stderr
 }
@@ -36,15 +39,27 @@ fn plugin(component: &std::path::Path, extra: &str) -> String {
 
 #[test]
 fn a_good_config_is_described_with_tools_and_grants() {
-    let workspace = Workspace::with_config(&standard_config());
-    std::fs::create_dir(workspace.path("logs")).unwrap();
+    let workspace = Workspace::standard();
     let output = check(&workspace);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(stdout.contains("plugin `log-archiver`"), "{stdout}");
-    assert!(stdout.contains("tool  process_log_entry: Analyzes a log entry"), "{stdout}");
-    assert!(stdout.contains("may append to file incident_report.txt"), "{stdout}");
-    assert!(stdout.contains("may append to files inside logs/"), "{stdout}");
+    assert!(
+        stdout.contains("tool  process_log_entry: Analyzes a log entry"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("may append to file incident_report.txt"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("may append to files inside logs/"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -73,7 +88,10 @@ fn a_file_that_is_not_wasm_is_refused() {
     let workspace = Workspace::with_config("[[plugin]]\ncomponent = \"tool.wasm\"\n");
     std::fs::write(workspace.path("tool.wasm"), "#!/bin/sh\necho hi\n").unwrap();
     let stderr = refused_in(&workspace);
-    assert!(stderr.contains("tool.wasm is not a WebAssembly file"), "{stderr}");
+    assert!(
+        stderr.contains("tool.wasm is not a WebAssembly file"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -81,7 +99,10 @@ fn a_core_module_is_refused_as_not_a_component() {
     let workspace = Workspace::with_config("[[plugin]]\ncomponent = \"core.wasm\"\n");
     std::fs::write(workspace.path("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let stderr = refused_in(&workspace);
-    assert!(stderr.contains("core.wasm is a core WebAssembly module, not a component"), "{stderr}");
+    assert!(
+        stderr.contains("core.wasm is a core WebAssembly module, not a component"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -111,7 +132,9 @@ fn two_plugins_exporting_one_tool_name_are_refused() {
         "[[plugin]]\nname = \"first\"\ncomponent = {archiver:?}\n[[plugin]]\nname = \"second\"\ncomponent = {archiver:?}\n"
     ));
     assert!(
-        stderr.contains("tool `process_log_entry` is exported by both plugin `first` and plugin `second`"),
+        stderr.contains(
+            "tool `process_log_entry` is exported by both plugin `first` and plugin `second`"
+        ),
         "{stderr}"
     );
 }
@@ -125,8 +148,14 @@ fn a_grant_of_a_missing_folder_is_refused() {
 
 #[test]
 fn an_escaping_grant_is_refused() {
-    let stderr = refused(&plugin(&component("probe"), "append = [\"../outside.txt\"]"));
-    assert!(stderr.contains("append grant \"../outside.txt\""), "{stderr}");
+    let stderr = refused(&plugin(
+        &component("probe"),
+        "append = [\"../outside.txt\"]",
+    ));
+    assert!(
+        stderr.contains("append grant \"../outside.txt\""),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -141,5 +170,8 @@ fn serve_refuses_a_bad_config_at_start_instead_of_serving() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read component"));
-    assert!(output.stdout.is_empty(), "nothing may reach the stdio transport");
+    assert!(
+        output.stdout.is_empty(),
+        "nothing may reach the stdio transport"
+    );
 }

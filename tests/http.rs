@@ -21,17 +21,23 @@ async fn the_embedded_default_serves_the_log_archiver_into_the_working_folder() 
     assert_eq!(tools[0].name, "process_log_entry");
 
     let result = call(&session, "process_log_entry", json!({"log_line": DEADLOCK})).await;
-    assert_eq!(text(&result), "Success: Log analyzed and appended to 'incident_report.txt'.");
+    assert_eq!(
+        text(&result),
+        "Success: Log analyzed and appended to 'incident_report.txt'."
+    );
     assert_eq!(
         workspace.read("incident_report.txt"),
-        Some(seed_report(DEADLOCK, "A deadlock between two transactions."))
+        Some(seed_report(
+            DEADLOCK,
+            "A deadlock between two transactions."
+        ))
     );
     assert_eq!(client.asked.lock().unwrap()[0].max_tokens, 100);
 }
 
 #[tokio::test]
 async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
-    let workspace = Workspace::with_config(&standard_config());
+    let workspace = Workspace::standard();
     let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
     const CALLS: usize = 6;
 
@@ -66,14 +72,21 @@ async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
         let prompts = client.prompts();
         assert_eq!(prompts.len(), CALLS, "{name} got {prompts:?}");
         for prompt in prompts {
-            assert!(prompt.contains(&format!("{name} error")), "{name} was asked {prompt:?}");
+            assert!(
+                prompt.contains(&format!("{name} error")),
+                "{name} was asked {prompt:?}"
+            );
         }
     }
     let report = workspace.read("incident_report.txt").unwrap();
     for name in ["alpha", "beta"] {
         for i in 0..CALLS {
-            let expected = seed_report(&format!("{name} error {i}"), &format!("answered by {name}"));
-            assert!(report.contains(&expected), "missing or torn report for {name} {i}:\n{report}");
+            let expected =
+                seed_report(&format!("{name} error {i}"), &format!("answered by {name}"));
+            assert!(
+                report.contains(&expected),
+                "missing or torn report for {name} {i}:\n{report}"
+            );
         }
     }
     assert_eq!(report.matches("--- INCIDENT REPORT ---").count(), 2 * CALLS);
@@ -128,14 +141,15 @@ impl EventReader {
                 .expect("no SSE event within 30 s: the sampling request did not arrive on the call's stream")
                 .unwrap()
                 .expect("the stream ended before the tool result");
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+            self.buffer
+                .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
         }
     }
 }
 
 #[tokio::test]
 async fn sampling_rides_the_tool_call_stream_for_clients_without_a_get_stream() {
-    let workspace = Workspace::with_config(&standard_config());
+    let workspace = Workspace::standard();
     let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
     let mut client = BareClient {
         http: reqwest::Client::new(),
@@ -144,11 +158,13 @@ async fn sampling_rides_the_tool_call_stream_for_clients_without_a_get_stream() 
     };
 
     let init = client
-        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {"sampling": {}},
-            "clientInfo": {"name": "bare", "version": "1"}
-        }}))
+        .post(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"sampling": {}},
+                "clientInfo": {"name": "bare", "version": "1"}
+            }}),
+        )
         .send()
         .await
         .unwrap();
@@ -167,17 +183,25 @@ async fn sampling_rides_the_tool_call_stream_for_clients_without_a_get_stream() 
     assert!(initialized.status().is_success());
 
     let response = client
-        .post(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-            "name": "process_log_entry", "arguments": {"log_line": "bare error"}
-        }}))
+        .post(
+            &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+                "name": "process_log_entry", "arguments": {"log_line": "bare error"}
+            }}),
+        )
         .send()
         .await
         .unwrap();
     assert!(
-        response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"),
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"),
         "a call that samples answers with an event stream"
     );
-    let mut events = EventReader { response, buffer: String::new() };
+    let mut events = EventReader {
+        response,
+        buffer: String::new(),
+    };
 
     let request = events.next_message().await;
     assert_eq!(request["method"], "sampling/createMessage", "{request}");

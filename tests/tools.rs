@@ -41,7 +41,7 @@ async fn open(transport: Transport, workspace: &Workspace, client: ScriptedClien
 
 #[tokio::test]
 async fn tools_of_every_plugin_are_listed() {
-    let workspace = Workspace::with_config(&standard_config());
+    let workspace = Workspace::standard();
     for transport in TRANSPORTS {
         let session = open(transport, &workspace, ScriptedClient::replying("x")).await;
         let tools = session.client.list_all_tools().await.unwrap();
@@ -49,36 +49,76 @@ async fn tools_of_every_plugin_are_listed() {
         names.sort();
         assert_eq!(
             names,
-            ["probe_append", "probe_sample", "probe_trap", "process_log_entry"],
+            [
+                "probe_append",
+                "probe_sample",
+                "probe_trap",
+                "process_log_entry"
+            ],
             "{transport:?}"
         );
-        let archiver = tools.iter().find(|t| t.name == "process_log_entry").unwrap();
+        let archiver = tools
+            .iter()
+            .find(|t| t.name == "process_log_entry")
+            .unwrap();
         assert_eq!(archiver.input_schema["required"], json!(["log_line"]));
-        assert_eq!(archiver.input_schema["properties"]["log_line"]["type"], "string");
-        assert!(archiver.description.as_deref().unwrap().contains("Client's LLM"));
+        assert_eq!(
+            archiver.input_schema["properties"]["log_line"]["type"],
+            "string"
+        );
+        assert!(
+            archiver
+                .description
+                .as_deref()
+                .unwrap()
+                .contains("Client's LLM")
+        );
     }
 }
 
 #[tokio::test]
 async fn process_log_entry_samples_the_seed_prompt_and_writes_the_seed_report() {
     for transport in TRANSPORTS {
-        let workspace = Workspace::with_config(&standard_config());
-        let explanation = "Two transactions each waited on a lock the other held, so PostgreSQL aborted one.";
+        let workspace = Workspace::standard();
+        let explanation =
+            "Two transactions each waited on a lock the other held, so PostgreSQL aborted one.";
         let client = ScriptedClient::replying(explanation);
         let session = open(transport, &workspace, client.clone()).await;
 
-        let result = call(&session.client, "process_log_entry", json!({"log_line": DEADLOCK})).await;
-        assert_eq!(result.is_error, Some(false), "{transport:?}: {}", text(&result));
+        let result = call(
+            &session.client,
+            "process_log_entry",
+            json!({"log_line": DEADLOCK}),
+        )
+        .await;
+        assert_eq!(
+            result.is_error,
+            Some(false),
+            "{transport:?}: {}",
+            text(&result)
+        );
         assert_eq!(
             text(&result),
             "Success: Log analyzed and appended to 'incident_report.txt'."
         );
-        let second = call(&session.client, "process_log_entry", json!({"log_line": "disk full"})).await;
+        let second = call(
+            &session.client,
+            "process_log_entry",
+            json!({"log_line": "disk full"}),
+        )
+        .await;
         assert_eq!(second.is_error, Some(false), "{}", text(&second));
 
         assert_eq!(
             workspace.read("incident_report.txt").as_deref(),
-            Some(format!("{}{}", seed_report(DEADLOCK, explanation), seed_report("disk full", explanation)).as_str()),
+            Some(
+                format!(
+                    "{}{}",
+                    seed_report(DEADLOCK, explanation),
+                    seed_report("disk full", explanation)
+                )
+                .as_str()
+            ),
             "{transport:?}"
         );
         let asked = client.asked.lock().unwrap().clone();
@@ -88,7 +128,9 @@ async fn process_log_entry_samples_the_seed_prompt_and_writes_the_seed_report() 
         assert_eq!(asked[0].system_prompt, None);
         assert_eq!(
             client.prompts()[0],
-            format!("You are a Site Reliability Engineer. Explain this log error in one concise sentence: {DEADLOCK}")
+            format!(
+                "You are a Site Reliability Engineer. Explain this log error in one concise sentence: {DEADLOCK}"
+            )
         );
     }
 }
@@ -96,13 +138,21 @@ async fn process_log_entry_samples_the_seed_prompt_and_writes_the_seed_report() 
 #[tokio::test]
 async fn a_client_without_sampling_gets_a_tool_error_and_nothing_is_written() {
     for transport in TRANSPORTS {
-        let workspace = Workspace::with_config(&standard_config());
+        let workspace = Workspace::standard();
         let session = open(transport, &workspace, ScriptedClient::without_sampling()).await;
-        let result = call(&session.client, "process_log_entry", json!({"log_line": "boom"})).await;
+        let result = call(
+            &session.client,
+            "process_log_entry",
+            json!({"log_line": "boom"}),
+        )
+        .await;
         assert_eq!(result.is_error, Some(true), "{transport:?}");
         let message = text(&result);
         assert!(message.contains("log-archiver"), "{message}");
-        assert!(message.contains("did not declare the MCP `sampling` capability"), "{message}");
+        assert!(
+            message.contains("did not declare the MCP `sampling` capability"),
+            "{message}"
+        );
         assert!(!workspace.path("incident_report.txt").exists());
     }
 }
@@ -110,10 +160,15 @@ async fn a_client_without_sampling_gets_a_tool_error_and_nothing_is_written() {
 #[tokio::test]
 async fn a_declined_sampling_request_is_a_tool_error_and_nothing_is_written() {
     for transport in TRANSPORTS {
-        let workspace = Workspace::with_config(&standard_config());
+        let workspace = Workspace::standard();
         let client = ScriptedClient::declining();
         let session = open(transport, &workspace, client.clone()).await;
-        let result = call(&session.client, "process_log_entry", json!({"log_line": "boom"})).await;
+        let result = call(
+            &session.client,
+            "process_log_entry",
+            json!({"log_line": "boom"}),
+        )
+        .await;
         assert_eq!(result.is_error, Some(true), "{transport:?}");
         assert!(text(&result).contains("Declined"), "{}", text(&result));
         assert_eq!(client.asked.lock().unwrap().len(), 1);
@@ -124,32 +179,74 @@ async fn a_declined_sampling_request_is_a_tool_error_and_nothing_is_written() {
 #[tokio::test]
 async fn appends_outside_the_grants_are_denied_and_create_nothing() {
     for transport in TRANSPORTS {
-        let workspace = Workspace::with_config(&standard_config());
-        std::fs::create_dir(workspace.path("logs")).unwrap();
+        let workspace = Workspace::standard();
         let session = open(transport, &workspace, ScriptedClient::replying("x")).await;
 
-        let allowed = call(&session.client, "probe_append", json!({"path": "probe.txt", "text": "a"})).await;
+        let allowed = call(
+            &session.client,
+            "probe_append",
+            json!({"path": "probe.txt", "text": "a"}),
+        )
+        .await;
         assert_eq!(allowed.is_error, Some(false), "{}", text(&allowed));
-        let inside = call(&session.client, "probe_append", json!({"path": "logs/today.log", "text": "b"})).await;
+        let inside = call(
+            &session.client,
+            "probe_append",
+            json!({"path": "logs/today.log", "text": "b"}),
+        )
+        .await;
         assert_eq!(inside.is_error, Some(false), "{}", text(&inside));
         assert_eq!(workspace.read("probe.txt").as_deref(), Some("a"));
         assert_eq!(workspace.read("logs/today.log").as_deref(), Some("b"));
 
         // The log archiver's grant is not the probe's.
-        let denied = call(&session.client, "probe_append", json!({"path": "incident_report.txt", "text": "x"})).await;
+        let denied = call(
+            &session.client,
+            "probe_append",
+            json!({"path": "incident_report.txt", "text": "x"}),
+        )
+        .await;
         assert_eq!(denied.is_error, Some(true), "{transport:?}");
         let message = text(&denied);
         assert!(message.contains("Denied"), "{message}");
-        assert!(message.contains("`incident_report.txt`"), "names the path: {message}");
-        assert!(message.contains("`probe.txt`") && message.contains("`logs/`"), "names the grants: {message}");
+        assert!(
+            message.contains("`incident_report.txt`"),
+            "names the path: {message}"
+        );
+        assert!(
+            message.contains("`probe.txt`") && message.contains("`logs/`"),
+            "names the grants: {message}"
+        );
         assert!(!workspace.path("incident_report.txt").exists());
 
-        for escape in ["../escaped.txt", "/tmp/escaped.txt", "logs/../escaped.txt", "logs2/x.txt"] {
-            let denied = call(&session.client, "probe_append", json!({"path": escape, "text": "x"})).await;
+        for escape in [
+            "../escaped.txt",
+            "/tmp/escaped.txt",
+            "logs/../escaped.txt",
+            "logs2/x.txt",
+        ] {
+            let denied = call(
+                &session.client,
+                "probe_append",
+                json!({"path": escape, "text": "x"}),
+            )
+            .await;
             assert_eq!(denied.is_error, Some(true), "{escape} over {transport:?}");
-            assert!(text(&denied).contains("Denied"), "{escape}: {}", text(&denied));
+            assert!(
+                text(&denied).contains("Denied"),
+                "{escape}: {}",
+                text(&denied)
+            );
         }
-        assert!(!workspace.dir.path().parent().unwrap().join("escaped.txt").exists());
+        assert!(
+            !workspace
+                .dir
+                .path()
+                .parent()
+                .unwrap()
+                .join("escaped.txt")
+                .exists()
+        );
         assert!(!workspace.path("escaped.txt").exists());
         assert!(!workspace.path("logs2").exists());
     }
@@ -158,14 +255,19 @@ async fn appends_outside_the_grants_are_denied_and_create_nothing() {
 #[tokio::test]
 async fn a_trapping_plugin_is_a_tool_error_and_the_host_keeps_serving() {
     for transport in TRANSPORTS {
-        let workspace = Workspace::with_config(&standard_config());
+        let workspace = Workspace::standard();
         let session = open(transport, &workspace, ScriptedClient::replying("fine")).await;
         let trapped = call(&session.client, "probe_trap", json!({})).await;
         assert_eq!(trapped.is_error, Some(true), "{transport:?}");
         let message = text(&trapped);
         assert!(message.starts_with("plugin `probe` crashed"), "{message}");
 
-        let after = call(&session.client, "probe_sample", json!({"prompt": "still there?"})).await;
+        let after = call(
+            &session.client,
+            "probe_sample",
+            json!({"prompt": "still there?"}),
+        )
+        .await;
         assert_eq!(after.is_error, Some(false), "{}", text(&after));
         assert_eq!(text(&after), "fine");
     }
@@ -174,24 +276,36 @@ async fn a_trapping_plugin_is_a_tool_error_and_the_host_keeps_serving() {
 #[tokio::test]
 async fn bad_arguments_and_unknown_tools_get_clear_errors() {
     for transport in TRANSPORTS {
-        let workspace = Workspace::with_config(&standard_config());
+        let workspace = Workspace::standard();
         let session = open(transport, &workspace, ScriptedClient::replying("x")).await;
-        let wrong_type = call(&session.client, "process_log_entry", json!({"log_line": 42})).await;
+        let wrong_type = call(
+            &session.client,
+            "process_log_entry",
+            json!({"log_line": 42}),
+        )
+        .await;
         assert_eq!(wrong_type.is_error, Some(true), "{transport:?}");
-        assert!(text(&wrong_type).contains("refused the arguments"), "{}", text(&wrong_type));
+        assert!(
+            text(&wrong_type).contains("refused the arguments"),
+            "{}",
+            text(&wrong_type)
+        );
 
         let unknown = session
             .client
             .call_tool(rmcp::model::CallToolRequestParams::new("no_such_tool"))
             .await
             .unwrap_err();
-        assert!(unknown.to_string().contains("unknown tool `no_such_tool`"), "{unknown}");
+        assert!(
+            unknown.to_string().contains("unknown tool `no_such_tool`"),
+            "{unknown}"
+        );
     }
 }
 
 #[tokio::test]
 async fn the_sampling_request_carries_what_the_plugin_asked() {
-    let workspace = Workspace::with_config(&standard_config());
+    let workspace = Workspace::standard();
     let client = ScriptedClient::replying("ok");
     let session = open(Transport::Stdio, &workspace, client.clone()).await;
     let result = call(

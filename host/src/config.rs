@@ -91,7 +91,13 @@ impl Config {
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         let base = path
             .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
             .unwrap_or(Path::new("."));
         let base = std::path::absolute(base)
             .with_context(|| format!("cannot resolve the folder of {}", path.display()))?;
@@ -243,19 +249,34 @@ mod tests {
     #[test]
     fn escaping_grants_are_refused() {
         for bad in [
-            "../x", "/etc/passwd", "a/../b", "./a", "a//b", "", "/", "a\\b", "c:x",
+            "../x",
+            "/etc/passwd",
+            "a/../b",
+            "./a",
+            "a//b",
+            "",
+            "/",
+            "a\\b",
+            "c:x",
         ] {
             let text = format!("[[plugin]]\ncomponent = \"a.wasm\"\nappend = [{bad:?}]\n");
             let err = parse(&text).unwrap_err();
-            assert!(format!("{err:#}").contains("append grant"), "{bad}: {err:#}");
+            assert!(
+                format!("{err:#}").contains("append grant"),
+                "{bad}: {err:#}"
+            );
         }
     }
 
     #[test]
     fn duplicate_plugin_names_are_refused() {
-        let err = parse("[[plugin]]\ncomponent = \"a.wasm\"\n[[plugin]]\ncomponent = \"x/a.wasm\"\n")
-            .unwrap_err();
-        assert!(format!("{err:#}").contains("two plugins are named `a`"), "{err:#}");
+        let err =
+            parse("[[plugin]]\ncomponent = \"a.wasm\"\n[[plugin]]\ncomponent = \"x/a.wasm\"\n")
+                .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("two plugins are named `a`"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@ use crate::runtime::Runtime;
 use crate::server::McpServer;
 
 #[derive(Parser)]
-#[command(name = "wasm-mcp", version, about = "An MCP server whose tools are sandboxed WebAssembly components")]
+#[command(
+    name = "wasm-mcp",
+    version,
+    about = "An MCP server whose tools are sandboxed WebAssembly components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,7 +59,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -73,7 +80,11 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Serve { config, listen, stdio } => {
+        Command::Serve {
+            config,
+            listen,
+            stdio,
+        } => {
             let config = match config {
                 Some(path) => Config::load(&path)?,
                 None => embedded::default_config()?,
@@ -120,7 +131,11 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
             let _ = writeln!(out, "  may append to nothing");
         }
         for grant in &plugin_config.grants {
-            let what = if grant.is_folder() { "files inside" } else { "file" };
+            let what = if grant.is_folder() {
+                "files inside"
+            } else {
+                "file"
+            };
             let _ = writeln!(
                 out,
                 "  may append to {what} {} ({})",

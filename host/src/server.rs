@@ -96,7 +96,8 @@ impl ServerHandler for McpServer {
                 None,
             ));
         };
-        let arguments = serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
+        let arguments =
+            serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
         let call = CallContext {
             plugin: plugin.name.as_str().into(),
             grants: plugin.grants.clone(),

@@ -23,8 +23,13 @@ pub async fn serve_stdio(server: McpServer) -> Result<()> {
 }
 
 /// Serve streamable HTTP on `listen` at `/mcp` until `shutdown` is cancelled.
-pub async fn serve_http(server: McpServer, listen: SocketAddr, shutdown: CancellationToken) -> Result<()> {
-    let config = StreamableHttpServerConfig::default().with_cancellation_token(shutdown.child_token());
+pub async fn serve_http(
+    server: McpServer,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let config =
+        StreamableHttpServerConfig::default().with_cancellation_token(shutdown.child_token());
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -33,7 +38,11 @@ pub async fn serve_http(server: McpServer, listen: SocketAddr, shutdown: Cancell
     let router = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}: is another server using it? pick another with --listen"))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {listen}: is another server using it? pick another with --listen"
+            )
+        })?;
     let local = listener.local_addr()?;
     // Tests and scripts read this line to find the port when asked for port 0.
     eprintln!("wasm-mcp: serving MCP at http://{local}/mcp");

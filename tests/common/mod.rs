@@ -25,7 +25,10 @@ pub fn binary() -> &'static str {
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Build every plugin in `plugins/` (once per test process) and return the
@@ -37,7 +40,13 @@ pub fn plugins_dir() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let output = Command::new(cargo)
             .current_dir(&plugins)
-            .args(["build", "--release", "--target", "wasm32-wasip2", "--workspace"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--workspace",
+            ])
             .arg("--target-dir")
             .arg(plugins.join("target"))
             .env_remove("RUSTFLAGS")
@@ -56,9 +65,12 @@ pub fn plugins_dir() -> &'static Path {
 
 /// The built component of plugin crate `name` (`log-archiver`, `probe`...).
 pub fn component(name: &str) -> PathBuf {
-    let path = plugins_dir().join(format!("{}.wasm", name.replace('-', "_")));
-    assert!(path.exists(), "no component at {}", path.display());
-    path
+    // Libraries are named with `_`, binaries keep their `-`.
+    [name.replace('-', "_"), name.to_string()]
+        .iter()
+        .map(|stem| plugins_dir().join(format!("{stem}.wasm")))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("no component for `{name}` in {}", plugins_dir().display()))
 }
 
 /// A scratch folder holding a config file; the host runs with it as its
@@ -78,6 +90,13 @@ impl Workspace {
     pub fn with_config(config: &str) -> Self {
         let workspace = Self::new();
         std::fs::write(workspace.config(), config).unwrap();
+        workspace
+    }
+
+    /// A workspace serving [`standard_config`], with its `logs/` folder.
+    pub fn standard() -> Self {
+        let workspace = Self::with_config(&standard_config());
+        std::fs::create_dir(workspace.path("logs")).unwrap();
         workspace
     }
 
@@ -189,8 +208,11 @@ impl ScriptedClient {
 
 /// A plain assistant text answer.
 pub fn assistant(text: &str) -> CreateMessageResult {
-    CreateMessageResult::new(SamplingMessage::assistant_text(text), "scripted-model".into())
-        .with_stop_reason(CreateMessageResult::STOP_REASON_END_TURN)
+    CreateMessageResult::new(
+        SamplingMessage::assistant_text(text),
+        "scripted-model".into(),
+    )
+    .with_stop_reason(CreateMessageResult::STOP_REASON_END_TURN)
 }
 
 impl ClientHandler for ScriptedClient {
@@ -208,7 +230,10 @@ impl ClientHandler for ScriptedClient {
         if self.sampling {
             capabilities = ClientCapabilities::builder().enable_sampling().build();
         }
-        let mut config = ClientConfig::new(capabilities, Implementation::new("scripted-client", "1.0.0"));
+        let mut config = ClientConfig::new(
+            capabilities,
+            Implementation::new("scripted-client", "1.0.0"),
+        );
         config.protocol_version = self.protocol.clone();
         config
     }
@@ -228,7 +253,10 @@ pub async fn connect_stdio(client: ScriptedClient, config: Option<&Path>, cwd: &
         .stderr(Stdio::inherit())
         .spawn()
         .expect("cannot spawn wasm-mcp");
-    client.serve(transport).await.expect("MCP handshake over stdio failed")
+    client
+        .serve(transport)
+        .await
+        .expect("MCP handshake over stdio failed")
 }
 
 /// A `wasm-mcp serve` process on a free loopback port, killed on drop.
@@ -276,16 +304,21 @@ impl HttpServer {
                 log.push('\n');
             }
         });
-        let url = url.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("wasm-mcp did not start serving:\n{}", log.lock().unwrap())
-        });
+        let url = url
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("wasm-mcp did not start serving:\n{}", log.lock().unwrap())
+            });
         HttpServer { child, url, log }
     }
 
     pub async fn connect(&self, client: ScriptedClient) -> Client {
         let transport = StreamableHttpClientTransport::from_uri(self.url.as_str());
-        client.serve(transport).await.expect("MCP handshake over HTTP failed")
+        client
+            .serve(transport)
+            .await
+            .expect("MCP handshake over HTTP failed")
     }
 
     /// Whether the process is still running.

@@ -44,14 +44,15 @@ impl Grants {
                     .map(|p| p.to_path_buf())
                     .unwrap_or_default()
             };
-            let dir = Dir::open_ambient_dir(&folder, cap_std::ambient_authority())
-                .with_context(|| {
+            let dir = Dir::open_ambient_dir(&folder, cap_std::ambient_authority()).with_context(
+                || {
                     format!(
                         "append grant `{}`: cannot open folder {}: create it, or fix the grant",
                         grant.pattern,
                         folder.display()
                     )
-                })?;
+                },
+            )?;
             if !grant.is_folder() && host_path.is_dir() {
                 bail!(
                     "append grant `{}`: {} is a folder; write the grant as `{}/` to grant the files inside it",
@@ -207,7 +208,10 @@ mod tests {
         let Err(Error::Denied(message)) = g.append("p", "b.txt", b"x".to_vec()).await else {
             panic!("expected a denial");
         };
-        assert!(message.contains("`b.txt`") && message.contains("`a.txt`"), "{message}");
+        assert!(
+            message.contains("`b.txt`") && message.contains("`a.txt`"),
+            "{message}"
+        );
         assert!(!tmp.path().join("b.txt").exists());
     }
 }

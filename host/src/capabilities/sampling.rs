@@ -41,7 +41,10 @@ pub trait SampleRoute: Send + Sync {
 pub struct Unavailable(pub String);
 
 impl SampleRoute for Unavailable {
-    fn sample(&self, _: CreateMessageRequestParams) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
+    fn sample(
+        &self,
+        _: CreateMessageRequestParams,
+    ) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
         Box::pin(std::future::ready(Err(Error::Unsupported(self.0.clone()))))
     }
 }
@@ -151,36 +154,37 @@ pub fn to_mcp(request: Request) -> Result<CreateMessageRequestParams, String> {
 fn content_to_mcp(content: Content) -> SamplingMessageContentBlock {
     match content {
         Content::Text(text) => SamplingMessageContentBlock::text(text),
-        Content::Image(media) => {
-            SamplingMessageContentBlock::Image(ImageContent::new(BASE64.encode(&media.data), media.mime_type))
-        }
-        Content::Audio(media) => {
-            SamplingMessageContentBlock::Audio(AudioContent::new(BASE64.encode(&media.data), media.mime_type))
-        }
+        Content::Image(media) => SamplingMessageContentBlock::Image(ImageContent::new(
+            BASE64.encode(&media.data),
+            media.mime_type,
+        )),
+        Content::Audio(media) => SamplingMessageContentBlock::Audio(AudioContent::new(
+            BASE64.encode(&media.data),
+            media.mime_type,
+        )),
     }
 }
 
 /// The client's answer in the plugin's shape.
 pub fn from_mcp(result: CreateMessageResult) -> Response {
-    let content = result
-        .message
-        .content
-        .into_vec()
-        .into_iter()
-        .filter_map(|block| match block {
-            SamplingMessageContentBlock::Text(text) => Some(Content::Text(text.text)),
-            SamplingMessageContentBlock::Image(image) => Some(Content::Image(media_from_base64(
-                &image.data,
-                image.mime_type,
-            ))),
-            SamplingMessageContentBlock::Audio(audio) => Some(Content::Audio(media_from_base64(
-                &audio.data,
-                audio.mime_type,
-            ))),
-            // Tool use is not part of our contract: the plugin offered no tools.
-            _ => None,
-        })
-        .collect();
+    let content =
+        result
+            .message
+            .content
+            .into_vec()
+            .into_iter()
+            .filter_map(|block| match block {
+                SamplingMessageContentBlock::Text(text) => Some(Content::Text(text.text)),
+                SamplingMessageContentBlock::Image(image) => Some(Content::Image(
+                    media_from_base64(&image.data, image.mime_type),
+                )),
+                SamplingMessageContentBlock::Audio(audio) => Some(Content::Audio(
+                    media_from_base64(&audio.data, audio.mime_type),
+                )),
+                // Tool use is not part of our contract: the plugin offered no tools.
+                _ => None,
+            })
+            .collect();
     let stop_reason = result.stop_reason.map(|reason| match reason.as_str() {
         CreateMessageResult::STOP_REASON_END_TURN => StopReason::EndTurn,
         CreateMessageResult::STOP_REASON_END_SEQUENCE => StopReason::StopSequence,
@@ -204,7 +208,9 @@ fn media_from_base64(data: &str, mime_type: String) -> Media {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::wasm_mcp::plugin::sampling::{Message, ModelPreferences as Prefs};
+    use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
+        Message, ModelPreferences as Prefs,
+    };
 
     #[test]
     fn request_converts_every_field() {
@@ -225,9 +231,9 @@ mod tests {
             stop_sequences: vec!["END".into()],
             model_preferences: Some(Prefs {
                 hints: vec!["claude".into()],
-                cost_priority: Some(0.1),
+                cost_priority: Some(0.25),
                 speed_priority: None,
-                intelligence_priority: Some(0.9),
+                intelligence_priority: Some(0.75),
             }),
         })
         .unwrap();
@@ -243,7 +249,7 @@ mod tests {
                 "maxTokens": 100,
                 "temperature": 0.5,
                 "stopSequences": ["END"],
-                "modelPreferences": {"hints": [{"name": "claude"}], "costPriority": 0.1, "intelligencePriority": 0.9}
+                "modelPreferences": {"hints": [{"name": "claude"}], "costPriority": 0.25, "intelligencePriority": 0.75}
             })
         );
     }
@@ -270,6 +276,8 @@ mod tests {
         assert!(matches!(&response.content[..], [Content::Text(t)] if t == "ok"));
         let result = CreateMessageResult::new(SamplingMessage::assistant_text("ok"), "m".into())
             .with_stop_reason("refusal");
-        assert!(matches!(from_mcp(result).stop_reason, Some(StopReason::Other(r)) if r == "refusal"));
+        assert!(
+            matches!(from_mcp(result).stop_reason, Some(StopReason::Other(r)) if r == "refusal")
+        );
     }
 }

@@ -65,7 +65,7 @@ impl Runtime {
     pub async fn load(config: &Config) -> Result<Runtime> {
         let engine = new_engine()?;
         let linker = new_linker(&engine)?;
-        let mut plugins = Vec::with_capacity(config.plugins.len());
+        let mut plugins: Vec<Arc<Plugin>> = Vec::with_capacity(config.plugins.len());
         let mut by_tool: HashMap<String, (usize, usize)> = HashMap::new();
         for plugin_config in &config.plugins {
             let plugin = Plugin::load(&engine, &linker, plugin_config)
@@ -75,7 +75,7 @@ impl Runtime {
             for (tool_index, tool) in plugin.tools.iter().enumerate() {
                 if let Some((other, _)) = by_tool.insert(tool.name.to_string(), (index, tool_index))
                 {
-                    let other: &Plugin = &plugins[other];
+                    let other = &plugins[other];
                     bail!(
                         "tool `{}` is exported by both plugin `{}` and plugin `{}`: tool names must be unique; remove one of the plugins from the config",
                         tool.name,
@@ -198,7 +198,9 @@ impl Plugin {
             store.data().log_captured_output();
             match outcome {
                 Ok(Ok(text)) => Ok(text),
-                Ok(Err(CallError::InvalidArguments(why))) => Err(CallFailure::InvalidArguments(why)),
+                Ok(Err(CallError::InvalidArguments(why))) => {
+                    Err(CallFailure::InvalidArguments(why))
+                }
                 Ok(Err(CallError::Failed(why))) => Err(CallFailure::Failed(why)),
                 Err(trap) => Err(CallFailure::Trapped(describe_trap(&trap))),
             }
