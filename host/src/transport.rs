@@ -35,7 +35,9 @@ pub async fn serve_http(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let router = axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(session_delete_ok));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| {
@@ -51,4 +53,19 @@ pub async fn serve_http(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("the HTTP server failed")
+}
+
+/// rmcp answers a session `DELETE` with 202; clients of the Python SDK 1.x
+/// expect 200 and print "Session termination failed: 202" on every exit.
+/// The session is gone either way, so say 200.
+async fn session_delete_ok(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if is_delete && response.status() == axum::http::StatusCode::ACCEPTED {
+        *response.status_mut() = axum::http::StatusCode::OK;
+    }
+    response
 }

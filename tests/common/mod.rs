@@ -294,10 +294,10 @@ impl HttpServer {
             let mut found = Some(found);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("wasm-mcp: serving MCP at ") {
-                    if let Some(found) = found.take() {
-                        let _ = found.send(url.trim().to_string());
-                    }
+                if let Some(url) = line.strip_prefix("wasm-mcp: serving MCP at ")
+                    && let Some(found) = found.take()
+                {
+                    let _ = found.send(url.trim().to_string());
                 }
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
@@ -365,3 +365,40 @@ pub fn seed_report(log_line: &str, explanation: &str) -> String {
 
 /// The seed client's deadlock log line.
 pub const DEADLOCK: &str = "2025-12-21 14:02:11 UTC [821] ERROR: deadlock detected DETAIL: Process 821 waits for ShareLock on transaction 456; process 999 waits for ShareLock on transaction 821. HINT: See server log for query details.";
+
+/// A Python interpreter with the MCP SDK `version` installed, in a venv under
+/// `target/python/` made on first use.
+pub fn python_with_mcp(version: &str) -> PathBuf {
+    let venv = repo_root()
+        .join("target/python")
+        .join(format!("mcp-{version}"));
+    let python = venv.join("bin/python");
+    let marker = venv.join("installed");
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
+    if marker.exists() {
+        return python;
+    }
+    let run = |command: &mut Command| {
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        assert!(
+            output.status.success(),
+            "{command:?} failed (needs python3 with venv, and PyPI):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(format!("mcp=={version}")));
+    std::fs::write(marker, version).unwrap();
+    python
+}

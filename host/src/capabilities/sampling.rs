@@ -128,8 +128,14 @@ pub fn to_mcp(request: Request) -> Result<CreateMessageRequestParams, String> {
                 Role::User => McpRole::User,
                 Role::Assistant => McpRole::Assistant,
             };
-            let blocks = message.content.into_iter().map(content_to_mcp).collect();
-            SamplingMessage::new_multiple(role, blocks)
+            let mut blocks: Vec<_> = message.content.into_iter().map(content_to_mcp).collect();
+            // One block goes as a bare object, as most clients expect (the
+            // seed's reads `messages[0].content.text`); several as an array.
+            if blocks.len() == 1 {
+                SamplingMessage::new(role, blocks.remove(0))
+            } else {
+                SamplingMessage::new_multiple(role, blocks)
+            }
         })
         .collect();
     let mut params = CreateMessageRequestParams::new(messages, request.max_tokens);
@@ -215,16 +221,22 @@ mod tests {
     #[test]
     fn request_converts_every_field() {
         let params = to_mcp(Request {
-            messages: vec![Message {
-                role: Role::User,
-                content: vec![
-                    Content::Text("hi".into()),
-                    Content::Image(Media {
-                        data: vec![1, 2, 3],
-                        mime_type: "image/png".into(),
-                    }),
-                ],
-            }],
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Content::Text("hi".into()),
+                        Content::Image(Media {
+                            data: vec![1, 2, 3],
+                            mime_type: "image/png".into(),
+                        }),
+                    ],
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![Content::Text("one block".into())],
+                },
+            ],
             system_prompt: Some("be brief".into()),
             max_tokens: 100,
             temperature: Some(0.5),
@@ -241,10 +253,13 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "messages": [{"role": "user", "content": [
-                    {"type": "text", "text": "hi"},
-                    {"type": "image", "data": "AQID", "mimeType": "image/png"}
-                ]}],
+                "messages": [
+                    {"role": "user", "content": [
+                        {"type": "text", "text": "hi"},
+                        {"type": "image", "data": "AQID", "mimeType": "image/png"}
+                    ]},
+                    {"role": "assistant", "content": {"type": "text", "text": "one block"}}
+                ],
                 "systemPrompt": "be brief",
                 "maxTokens": 100,
                 "temperature": 0.5,
