@@ -7,38 +7,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// Which transport a test runs over.
-#[derive(Clone, Copy, Debug)]
-enum Transport {
-    Stdio,
-    Http,
-}
-
-const TRANSPORTS: [Transport; 2] = [Transport::Stdio, Transport::Http];
-
-/// A connected client, and the HTTP server process when there is one.
-struct Session {
-    client: Client,
-    _server: Option<HttpServer>,
-}
-
-async fn open(transport: Transport, workspace: &Workspace, client: ScriptedClient) -> Session {
-    let config = workspace.config();
-    match transport {
-        Transport::Stdio => Session {
-            client: connect_stdio(client, Some(&config), workspace.dir.path()).await,
-            _server: None,
-        },
-        Transport::Http => {
-            let server = HttpServer::start(Some(&config), workspace.dir.path());
-            Session {
-                client: server.connect(client).await,
-                _server: Some(server),
-            }
-        }
-    }
-}
-
 #[tokio::test]
 async fn tools_of_every_plugin_are_listed() {
     let workspace = Workspace::standard();
@@ -53,7 +21,8 @@ async fn tools_of_every_plugin_are_listed() {
                 "probe_append",
                 "probe_sample",
                 "probe_trap",
-                "process_log_entry"
+                "process_log_entry",
+                "summarize_and_grade"
             ],
             "{transport:?}"
         );

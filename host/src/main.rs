@@ -6,6 +6,7 @@
 mod capabilities;
 mod config;
 mod embedded;
+mod mrtr;
 mod runtime;
 mod server;
 mod transport;
@@ -48,6 +49,14 @@ enum Command {
         /// Serve one client over stdin/stdout instead of HTTP.
         #[arg(long)]
         stdio: bool,
+        /// How long a call parked in `sample()` waits for a 2026-07-28
+        /// client's retry before its sampling times out.
+        #[arg(long, value_name = "SECONDS", default_value_t = mrtr::DEFAULT_TTL.as_secs())]
+        parked_call_ttl: u64,
+        /// How many calls may wait for 2026-07-28 clients' retries at once;
+        /// `sample()` in a call beyond that is refused.
+        #[arg(long, value_name = "COUNT", default_value_t = mrtr::DEFAULT_MAX_PARKED)]
+        max_parked_calls: usize,
     },
     /// Validate a config: compile every plugin, list its tools and grants.
     Check {
@@ -84,6 +93,8 @@ async fn run(command: Command) -> Result<()> {
             config,
             listen,
             stdio,
+            parked_call_ttl,
+            max_parked_calls,
         } => {
             let config = match config {
                 Some(path) => Config::load(&path)?,
@@ -91,7 +102,11 @@ async fn run(command: Command) -> Result<()> {
             };
             let runtime = Arc::new(Runtime::load(&config).await?);
             tracing::info!(config = %config.origin, plugins = runtime.plugins().len(), tools = runtime.tools().count(), "loaded");
-            let server = McpServer::new(runtime);
+            let parked = mrtr::ParkedCalls::new(
+                std::time::Duration::from_secs(parked_call_ttl.max(1)),
+                max_parked_calls,
+            );
+            let server = McpServer::new(runtime, parked);
             if stdio {
                 transport::serve_stdio(server).await
             } else {
@@ -149,7 +164,8 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("WASM_MCP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("WASM_MCP_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,wasm_mcp=info,plugin=info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

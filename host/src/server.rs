@@ -19,33 +19,25 @@ use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
 
 use crate::capabilities::sampling::{ClientSession, SampleRoute, Unavailable};
-use crate::runtime::{CallContext, CallFailure, Runtime};
+use crate::mrtr::{ParkedCalls, Step};
+use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
 
-/// One handler per MCP session; all share the runtime.
+/// One handler per MCP session (or per request, for 2026-07-28 HTTP); all
+/// share the runtime and the parked calls.
 #[derive(Clone)]
 pub struct McpServer {
     runtime: Arc<Runtime>,
+    parked: Arc<ParkedCalls>,
 }
 
 impl McpServer {
-    pub fn new(runtime: Arc<Runtime>) -> Self {
-        McpServer { runtime }
+    pub fn new(runtime: Arc<Runtime>, parked: Arc<ParkedCalls>) -> Self {
+        McpServer { runtime, parked }
     }
 
-    /// How `sample()` reaches the client of this request.
-    fn sampling_route(&self, context: &RequestContext<RoleServer>) -> Arc<dyn SampleRoute> {
-        let era_2026 = context
-            .protocol_version()
-            .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
-        if era_2026 {
-            return Arc::new(Unavailable(
-                "this client speaks MCP 2026-07-28, whose sampling route (input_required) this host does not serve yet; connect with protocol 2025-11-25".into(),
-            ));
-        }
-        let declared = context
-            .client_capabilities()
-            .is_some_and(|caps| caps.sampling.is_some());
-        if declared {
+    /// How `sample()` reaches a legacy (session) client.
+    fn session_route(&self, context: &RequestContext<RoleServer>) -> Arc<dyn SampleRoute> {
+        if client_declared_sampling(context) {
             Arc::new(ClientSession {
                 peer: context.peer.clone(),
             })
@@ -55,6 +47,52 @@ impl McpServer {
             ))
         }
     }
+}
+
+fn client_declared_sampling(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .client_capabilities()
+        .is_some_and(|caps| caps.sampling.is_some())
+}
+
+/// MCP 2026-07-28 and later: no sessions, sampling by multi round-trip results.
+fn is_2026_era(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// The tool result for a call's outcome; failures become `isError` results
+/// naming the plugin and the cause.
+fn tool_result(
+    plugin: &Plugin,
+    tool: &str,
+    outcome: Result<String, CallFailure>,
+    started: Instant,
+) -> Result<CallToolResponse, McpError> {
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let result = match outcome {
+        Ok(text) => {
+            tracing::info!(tool, plugin = %plugin.name, elapsed_ms, "call succeeded");
+            CallToolResult::success(vec![ContentBlock::text(text)])
+        }
+        Err(failure) => {
+            tracing::warn!(tool, plugin = %plugin.name, elapsed_ms, "call failed: {failure}");
+            let what = match failure {
+                CallFailure::Cancelled => {
+                    return Err(McpError::internal_error("the call was cancelled", None));
+                }
+                CallFailure::InvalidArguments(_) => "refused the arguments",
+                CallFailure::Trapped(_) => "crashed",
+                CallFailure::Failed(_) => "failed",
+            };
+            CallToolResult::error(vec![ContentBlock::text(format!(
+                "plugin `{}` {what}: {failure}",
+                plugin.name
+            ))])
+        }
+    };
+    Ok(result.into())
 }
 
 impl ServerHandler for McpServer {
@@ -98,38 +136,49 @@ impl ServerHandler for McpServer {
         };
         let arguments =
             serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
-        let call = CallContext {
+        let started = Instant::now();
+        let mut call = CallContext {
             plugin: plugin.name.as_str().into(),
             grants: plugin.grants.clone(),
-            sampling: self.sampling_route(&context),
+            sampling: Arc::new(Unavailable(String::new())),
             cancel: context.ct.clone(),
         };
-        let started = Instant::now();
+        tracing::debug!(protocol = ?context.protocol_version(), meta = ?context.meta, "tools/call");
+        if is_2026_era(&context) {
+            let can_sample = client_declared_sampling(&context);
+            let step = match request.request_state {
+                Some(state) => {
+                    self.parked
+                        .resume(
+                            &state,
+                            request.input_responses,
+                            &request.name,
+                            &arguments,
+                            can_sample,
+                        )
+                        .await?
+                }
+                None => {
+                    self.parked
+                        .start(
+                            plugin.clone(),
+                            request.name.to_string(),
+                            arguments,
+                            call,
+                            can_sample,
+                        )
+                        .await?
+                }
+            };
+            return match step {
+                Step::Done(outcome) => tool_result(plugin, &request.name, outcome, started),
+                Step::InputRequired(round) => Ok(CallToolResponse::InputRequired(round)),
+            };
+        }
+        call.sampling = self.session_route(&context);
         // Awaited on this task, never spawned: legacy sampling relies on the
         // request's task-local id to ride the call's own response stream.
         let outcome = plugin.call(&request.name, &arguments, call).await;
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let result = match outcome {
-            Ok(text) => {
-                tracing::info!(tool = %request.name, plugin = %plugin.name, elapsed_ms, "call succeeded");
-                CallToolResult::success(vec![ContentBlock::text(text)])
-            }
-            Err(failure) => {
-                tracing::warn!(tool = %request.name, plugin = %plugin.name, elapsed_ms, "call failed: {failure}");
-                if matches!(failure, CallFailure::Cancelled) {
-                    return Err(McpError::internal_error("the call was cancelled", None));
-                }
-                CallToolResult::error(vec![ContentBlock::text(format!(
-                    "plugin `{}` {}: {failure}",
-                    plugin.name,
-                    match failure {
-                        CallFailure::InvalidArguments(_) => "refused the arguments",
-                        CallFailure::Trapped(_) => "crashed",
-                        _ => "failed",
-                    }
-                ))])
-            }
-        };
-        Ok(result.into())
+        tool_result(plugin, &request.name, outcome, started)
     }
 }

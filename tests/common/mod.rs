@@ -16,7 +16,9 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleClient, RunningService};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{ClientHandler, ErrorData as McpError, ServiceExt};
+use rmcp::{
+    ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData as McpError, ServiceExt,
+};
 
 /// The `wasm-mcp` binary under test.
 pub fn binary() -> &'static str {
@@ -126,9 +128,15 @@ append = ["incident_report.txt"]
 name = "probe"
 component = {:?}
 append = ["probe.txt", "logs/"]
+
+[[plugin]]
+name = "two-step"
+component = {:?}
+append = ["two-step.txt"]
 "#,
         component("log-archiver"),
         component("probe"),
+        component("two-step"),
     )
 }
 
@@ -187,6 +195,34 @@ impl ScriptedClient {
         }
     }
 
+    /// The same client speaking MCP 2026-07-28: `server/discover`, no
+    /// session, sampling through `input_required` rounds.
+    pub fn modern(mut self) -> Self {
+        self.protocol = ProtocolVersion::V_2026_07_28;
+        self
+    }
+
+    pub fn is_modern(&self) -> bool {
+        self.protocol == ProtocolVersion::V_2026_07_28
+    }
+
+    /// Connect over `transport` in this client's protocol era.
+    pub async fn connect<T, E, A>(self, transport: T) -> Client
+    where
+        T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let running = if self.is_modern() {
+            let lifecycle = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            self.serve_with_lifecycle(transport, lifecycle).await
+        } else {
+            self.serve(transport).await
+        };
+        running.expect("MCP handshake failed")
+    }
+
     /// The text of every sampling request's messages, one string per request.
     pub fn prompts(&self) -> Vec<String> {
         self.asked
@@ -243,20 +279,30 @@ pub type Client = RunningService<RoleClient, ScriptedClient>;
 
 /// Spawn `wasm-mcp serve --stdio` in `cwd` and connect `client` to it.
 pub async fn connect_stdio(client: ScriptedClient, config: Option<&Path>, cwd: &Path) -> Client {
+    connect_stdio_with(client, config, cwd, &[]).await
+}
+
+/// [`connect_stdio`], with extra `serve` arguments.
+pub async fn connect_stdio_with(
+    client: ScriptedClient,
+    config: Option<&Path>,
+    cwd: &Path,
+    serve_args: &[&str],
+) -> Client {
     let mut command = tokio::process::Command::new(binary());
-    command.current_dir(cwd).arg("serve").arg("--stdio");
+    command
+        .current_dir(cwd)
+        .arg("serve")
+        .arg("--stdio")
+        .args(serve_args);
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }
-    command.env("WASM_MCP_LOG", "info");
     let (transport, _stderr) = TokioChildProcess::builder(command)
         .stderr(Stdio::inherit())
         .spawn()
         .expect("cannot spawn wasm-mcp");
-    client
-        .serve(transport)
-        .await
-        .expect("MCP handshake over stdio failed")
+    client.connect(transport).await
 }
 
 /// A `wasm-mcp serve` process on a free loopback port, killed on drop.
@@ -280,8 +326,7 @@ impl HttpServer {
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .env("WASM_MCP_LOG", "info");
+            .stderr(Stdio::piped());
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
@@ -315,10 +360,7 @@ impl HttpServer {
 
     pub async fn connect(&self, client: ScriptedClient) -> Client {
         let transport = StreamableHttpClientTransport::from_uri(self.url.as_str());
-        client
-            .serve(transport)
-            .await
-            .expect("MCP handshake over HTTP failed")
+        client.connect(transport).await
     }
 
     /// Whether the process is still running.
@@ -329,8 +371,54 @@ impl HttpServer {
 
 impl Drop for HttpServer {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- wasm-mcp log ---\n{}", self.log.lock().unwrap());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Which transport a test runs over.
+#[derive(Clone, Copy, Debug)]
+pub enum Transport {
+    Stdio,
+    Http,
+}
+
+pub const TRANSPORTS: [Transport; 2] = [Transport::Stdio, Transport::Http];
+
+/// A connected client, and the HTTP server process when there is one.
+pub struct Session {
+    pub client: Client,
+    pub server: Option<HttpServer>,
+}
+
+pub async fn open(transport: Transport, workspace: &Workspace, client: ScriptedClient) -> Session {
+    open_with(transport, workspace, client, &[]).await
+}
+
+/// [`open`], with extra `serve` arguments.
+pub async fn open_with(
+    transport: Transport,
+    workspace: &Workspace,
+    client: ScriptedClient,
+    serve_args: &[&str],
+) -> Session {
+    let config = workspace.config();
+    match transport {
+        Transport::Stdio => Session {
+            client: connect_stdio_with(client, Some(&config), workspace.dir.path(), serve_args)
+                .await,
+            server: None,
+        },
+        Transport::Http => {
+            let server = HttpServer::start_with(Some(&config), workspace.dir.path(), serve_args);
+            Session {
+                client: server.connect(client).await,
+                server: Some(server),
+            }
+        }
     }
 }
 

@@ -3,6 +3,10 @@ archiver: streamable HTTP (or stdio), a `sampling_callback`, one call to
 `process_log_entry`. The LLM is scripted: it answers every request with
 ANSWER, so runs are reproducible.
 
+With the Python SDK 1.x it uses `ClientSession` (session sampling), as the
+seed's client does. With 2.x it uses the high-level `mcp.Client` in its
+default mode, which negotiates 2026-07-28 and answers `input_required` rounds.
+
 Usage:
   python sampling_client.py http URL LOG_LINE ANSWER
   python sampling_client.py stdio COMMAND [ARGS...] -- LOG_LINE ANSWER
@@ -15,11 +19,10 @@ import json
 import sys
 
 from mcp import ClientSession, types
-from mcp.client.session import RequestContext
 
 
 def make_callback(answer: str, seen: list):
-    async def sampling_handler(context: RequestContext, params: types.CreateMessageRequestParams):
+    async def sampling_handler(context, params: types.CreateMessageRequestParams):
         seen.append(params.model_dump(mode="json", by_alias=True, exclude_none=True))
         return types.CreateMessageResult(
             model="scripted-model",
@@ -39,8 +42,36 @@ async def call(read, write, log_line: str, answer: str):
     print(json.dumps({"is_error": bool(result.isError), "text": result.content[0].text}))
 
 
+async def call_with_client(server, log_line: str, answer: str):
+    """Python SDK 2.x: `mcp.Client` in its default (auto) mode."""
+    from mcp import Client
+
+    seen = []
+    async with Client(server, sampling_callback=make_callback(answer, seen)) as client:
+        result = await client.call_tool("process_log_entry", {"log_line": log_line})
+        version = client.session.protocol_version
+    print(json.dumps({"sampling_requests": seen, "protocol_version": version}))
+    print(json.dumps({"is_error": bool(result.is_error), "text": result.content[0].text}))
+
+
 async def main():
     mode = sys.argv[1]
+    try:
+        from mcp import Client  # noqa: F401  (2.x)
+
+        modern = True
+    except ImportError:
+        modern = False
+    if modern and mode == "http":
+        url, log_line, answer = sys.argv[2:5]
+        return await call_with_client(url, log_line, answer)
+    if modern and mode == "stdio":
+        from mcp import StdioServerParameters
+
+        split = sys.argv.index("--")
+        params = StdioServerParameters(command=sys.argv[2], args=sys.argv[3:split])
+        log_line, answer = sys.argv[split + 1 : split + 3]
+        return await call_with_client(params, log_line, answer)
     if mode == "http":
         url, log_line, answer = sys.argv[2:5]
         try:

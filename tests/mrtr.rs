@@ -1,0 +1,516 @@
+//! MCP 2026-07-28 clients: `sample()` as multi round-trip `input_required`
+//! results over parked calls, and the same plugins for both protocol eras.
+#![allow(deprecated)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, ErrorCode, InputRequiredResult};
+use rmcp::service::ServiceError;
+use serde_json::{Value, json};
+
+/// Answers each prompt the way the tests' plugins expect.
+fn oracle() -> ScriptedClient {
+    ScriptedClient::answering(|request| {
+        let prompt = request.messages[0]
+            .content
+            .first()
+            .unwrap()
+            .as_text()
+            .unwrap()
+            .text
+            .clone();
+        Ok(assistant(if prompt.starts_with("Summarize") {
+            "A short summary."
+        } else if prompt.starts_with("Grade") {
+            "9"
+        } else {
+            "An explanation."
+        }))
+    })
+}
+
+fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
+    let Value::Object(arguments) = arguments else {
+        panic!()
+    };
+    CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)
+}
+
+/// One `tools/call` that must come back `input_required`.
+async fn round(client: &Client, request: CallToolRequestParams) -> InputRequiredResult {
+    match client
+        .call_tool_once(request)
+        .await
+        .expect("tools/call failed")
+    {
+        CallToolResponse::InputRequired(round) => round,
+        CallToolResponse::Complete(result) => {
+            panic!("expected input_required, got {}", text(&result))
+        }
+        _ => panic!("unexpected response"),
+    }
+}
+
+/// The retry of `request` answering `round` with `answer`.
+fn retry(
+    request: &CallToolRequestParams,
+    round: &InputRequiredResult,
+    answer: Value,
+) -> CallToolRequestParams {
+    let key = round
+        .input_requests
+        .as_ref()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let mut retry = request.clone();
+    retry.request_state = round.request_state.clone();
+    retry.input_responses = Some(BTreeMap::from([(key, answer)]));
+    retry
+}
+
+fn answer(text: &str) -> Value {
+    serde_json::to_value(assistant(text)).unwrap()
+}
+
+/// The protocol error a retry got.
+async fn refused(client: &Client, request: CallToolRequestParams) -> rmcp::ErrorData {
+    match client.call_tool_once(request).await {
+        Err(ServiceError::McpError(error)) => error,
+        Err(other) => panic!("expected a protocol error, got {other}"),
+        Ok(CallToolResponse::Complete(result)) => {
+            panic!("expected an error, got {}", text(&result))
+        }
+        Ok(_) => panic!("expected an error, got another round"),
+    }
+}
+
+#[tokio::test]
+async fn the_same_plugins_work_for_both_eras_over_both_transports() {
+    for transport in TRANSPORTS {
+        for modern in [false, true] {
+            let era = if modern { "2026-07-28" } else { "2025-11-25" };
+            let workspace = Workspace::standard();
+            let client = if modern { oracle().modern() } else { oracle() };
+            let session = open(transport, &workspace, client.clone()).await;
+
+            let result = call(
+                &session.client,
+                "process_log_entry",
+                json!({"log_line": DEADLOCK}),
+            )
+            .await;
+            assert_eq!(
+                result.is_error,
+                Some(false),
+                "{transport:?} {era}: {}",
+                text(&result)
+            );
+            assert_eq!(
+                workspace.read("incident_report.txt"),
+                Some(seed_report(DEADLOCK, "An explanation."))
+            );
+
+            let result = call(
+                &session.client,
+                "summarize_and_grade",
+                json!({"text": "a long text"}),
+            )
+            .await;
+            assert_eq!(
+                text(&result),
+                "summary: A short summary.; grade: 9",
+                "{transport:?} {era}"
+            );
+            assert_eq!(
+                workspace.read("two-step.txt").as_deref(),
+                Some("summary: A short summary.\ngrade: 9\n"),
+                "{transport:?} {era}: the plugin's append must happen exactly once"
+            );
+            assert_eq!(
+                client.prompts(),
+                [
+                    format!(
+                        "You are a Site Reliability Engineer. Explain this log error in one concise sentence: {DEADLOCK}"
+                    ),
+                    "Summarize: a long text".to_string(),
+                    "Grade this summary from 1 to 10: A short summary.".to_string(),
+                ],
+                "{transport:?} {era}"
+            );
+            assert_eq!(client.asked.lock().unwrap()[0].max_tokens, 100);
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_sample_is_one_input_required_round_of_one_parked_execution() {
+    for transport in TRANSPORTS {
+        let workspace = Workspace::standard();
+        let session = open(transport, &workspace, oracle().modern()).await;
+        let request = params("summarize_and_grade", json!({"text": "t"}));
+
+        let first = round(&session.client, request.clone()).await;
+        let requests = first.input_requests.as_ref().unwrap();
+        assert_eq!(requests.len(), 1);
+        let sampling = serde_json::to_value(requests.values().next().unwrap()).unwrap();
+        assert_eq!(sampling["method"], "sampling/createMessage");
+        assert_eq!(
+            sampling["params"]["messages"][0]["content"]["text"],
+            "Summarize: t"
+        );
+        assert_eq!(
+            sampling["params"]["systemPrompt"],
+            "You summarise texts in one sentence."
+        );
+        assert!(first.request_state.is_some());
+
+        let second = round(&session.client, retry(&request, &first, answer("S"))).await;
+        let sampling = serde_json::to_value(
+            second
+                .input_requests
+                .as_ref()
+                .unwrap()
+                .values()
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            sampling["params"]["messages"][0]["content"]["text"],
+            "Grade this summary from 1 to 10: S"
+        );
+        assert_ne!(second.request_state, first.request_state);
+        assert!(
+            !workspace.path("two-step.txt").exists(),
+            "nothing is appended before the last round"
+        );
+
+        let CallToolResponse::Complete(result) = session
+            .client
+            .call_tool_once(retry(&request, &second, answer("7")))
+            .await
+            .unwrap()
+        else {
+            panic!("expected the final result")
+        };
+        assert_eq!(text(&result), "summary: S; grade: 7", "{transport:?}");
+        assert_eq!(
+            workspace.read("two-step.txt").as_deref(),
+            Some("summary: S\ngrade: 7\n")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_retry_without_the_answer_gets_the_same_round_again() {
+    let workspace = Workspace::standard();
+    let session = open(Transport::Http, &workspace, oracle().modern()).await;
+    let request = params("process_log_entry", json!({"log_line": "x"}));
+    let first = round(&session.client, request.clone()).await;
+    let mut bare = request.clone();
+    bare.request_state = first.request_state.clone();
+    let again = round(&session.client, bare).await;
+    assert_eq!(again.request_state, first.request_state);
+    assert_eq!(again.input_requests, first.input_requests);
+    // The original round still completes.
+    let done = session
+        .client
+        .call_tool_once(retry(&request, &first, answer("fine")))
+        .await
+        .unwrap();
+    assert!(matches!(done, CallToolResponse::Complete(r) if r.is_error == Some(false)));
+}
+
+#[tokio::test]
+async fn tampered_misbound_and_replayed_states_are_refused() {
+    for transport in TRANSPORTS {
+        let workspace = Workspace::standard();
+        let session = open(transport, &workspace, oracle().modern()).await;
+        let request = params("process_log_entry", json!({"log_line": "real"}));
+        let first = round(&session.client, request.clone()).await;
+        let good = retry(&request, &first, answer("ok"));
+
+        let mut tampered = good.clone();
+        let state = tampered.request_state.take().unwrap();
+        let mut bytes = state.into_bytes();
+        let middle = bytes.len() / 2;
+        bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };
+        tampered.request_state = Some(String::from_utf8(bytes).unwrap());
+        let error = refused(&session.client, tampered).await;
+        assert_eq!(error.code, ErrorCode::INVALID_PARAMS, "{transport:?}");
+        assert!(
+            error.message.contains("failed verification"),
+            "{}",
+            error.message
+        );
+
+        let mut other_arguments = good.clone();
+        other_arguments.arguments =
+            params("process_log_entry", json!({"log_line": "forged"})).arguments;
+        let error = refused(&session.client, other_arguments).await;
+        assert!(
+            error.message.contains("failed verification"),
+            "{}",
+            error.message
+        );
+
+        let mut other_tool = good.clone();
+        other_tool.name = "probe_sample".into();
+        let error = refused(&session.client, other_tool).await;
+        assert!(
+            error.message.contains("failed verification"),
+            "{}",
+            error.message
+        );
+        assert!(
+            !workspace.path("incident_report.txt").exists(),
+            "no forged retry reached the plugin"
+        );
+
+        let CallToolResponse::Complete(result) =
+            session.client.call_tool_once(good.clone()).await.unwrap()
+        else {
+            panic!("the genuine retry must complete")
+        };
+        assert_eq!(result.is_error, Some(false), "{}", text(&result));
+
+        let error = refused(&session.client, good).await;
+        assert!(error.message.contains("already used"), "{}", error.message);
+        assert_eq!(
+            workspace.read("incident_report.txt"),
+            Some(seed_report("real", "ok")),
+            "{transport:?}: exactly one report"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_state_from_another_server_process_is_refused() {
+    let workspace = Workspace::standard();
+    let first = open(Transport::Http, &workspace, oracle().modern()).await;
+    let second = open(Transport::Http, &workspace, oracle().modern()).await;
+    let request = params("process_log_entry", json!({"log_line": "x"}));
+    let issued = round(&first.client, request.clone()).await;
+    let error = refused(&second.client, retry(&request, &issued, answer("a"))).await;
+    assert!(
+        error.message.contains("another server process"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn an_expired_call_times_out_in_the_plugin_and_its_state_is_refused() {
+    let workspace = Workspace::standard();
+    let session = open_with(
+        Transport::Http,
+        &workspace,
+        oracle().modern(),
+        &["--parked-call-ttl", "1"],
+    )
+    .await;
+    let request = params("process_log_entry", json!({"log_line": "slow"}));
+    let first = round(&session.client, request.clone()).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let error = refused(&session.client, retry(&request, &first, answer("late"))).await;
+    assert!(error.message.contains("expired"), "{}", error.message);
+    assert!(!workspace.path("incident_report.txt").exists());
+    let log = session.server.as_ref().unwrap().log.lock().unwrap().clone();
+    assert!(
+        log.contains("sampling failed: Error::TimedOut"),
+        "the parked sample() must end with a timeout:\n{log}"
+    );
+    assert!(
+        log.contains("call ended after its client stopped waiting"),
+        "and the call must end:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn calls_beyond_the_parking_limit_are_refused_and_parked_ones_finish() {
+    let workspace = Workspace::standard();
+    let session = open_with(
+        Transport::Stdio,
+        &workspace,
+        oracle().modern(),
+        &["--max-parked-calls", "1"],
+    )
+    .await;
+    let first_request = params("process_log_entry", json!({"log_line": "first"}));
+    let first = round(&session.client, first_request.clone()).await;
+
+    let CallToolResponse::Complete(second) = session
+        .client
+        .call_tool_once(params("process_log_entry", json!({"log_line": "second"})))
+        .await
+        .unwrap()
+    else {
+        panic!("a call beyond the limit must not park")
+    };
+    assert_eq!(second.is_error, Some(true));
+    assert!(
+        text(&second).contains("the most this host parks"),
+        "{}",
+        text(&second)
+    );
+
+    let CallToolResponse::Complete(done) = session
+        .client
+        .call_tool_once(retry(&first_request, &first, answer("ok")))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(done.is_error, Some(false), "{}", text(&done));
+    assert_eq!(
+        workspace.read("incident_report.txt"),
+        Some(seed_report("first", "ok"))
+    );
+}
+
+#[tokio::test]
+async fn an_error_answer_reaches_the_plugin_as_declined() {
+    let workspace = Workspace::standard();
+    let session = open(Transport::Stdio, &workspace, oracle().modern()).await;
+    let request = params("process_log_entry", json!({"log_line": "x"}));
+    let first = round(&session.client, request.clone()).await;
+    let declined = json!({"code": -1, "message": "User rejected sampling request"});
+    let CallToolResponse::Complete(result) = session
+        .client
+        .call_tool_once(retry(&request, &first, declined))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(result.is_error, Some(true));
+    assert!(text(&result).contains("Declined"), "{}", text(&result));
+    assert!(!workspace.path("incident_report.txt").exists());
+}
+
+#[tokio::test]
+async fn a_modern_client_without_sampling_gets_missing_capability() {
+    for transport in TRANSPORTS {
+        let workspace = Workspace::standard();
+        let session = open(
+            transport,
+            &workspace,
+            ScriptedClient::without_sampling().modern(),
+        )
+        .await;
+        let error = refused(
+            &session.client,
+            params("process_log_entry", json!({"log_line": "x"})),
+        )
+        .await;
+        assert_eq!(
+            error.code,
+            ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+            "{transport:?}"
+        );
+        assert!(error.data.unwrap()["requiredCapabilities"]["sampling"].is_object());
+        assert!(!workspace.path("incident_report.txt").exists());
+    }
+}
+
+#[tokio::test]
+async fn missing_capability_is_http_400() {
+    let workspace = Workspace::standard();
+    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    let response = reqwest::Client::new()
+        .post(&server.url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "process_log_entry")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "process_log_entry", "arguments": {"log_line": "x"},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                    "io.modelcontextprotocol/clientCapabilities": {}
+                }
+            }})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("-32021") && body.contains("sampling"),
+        "{body}"
+    );
+}
+
+#[test]
+fn the_python_sdk_2_default_client_completes_process_log_entry() {
+    let python = python_with_mcp("2.3.0");
+    let run = |args: &[&str], cwd: &std::path::Path| -> Vec<Value> {
+        let output = std::process::Command::new(&python)
+            .current_dir(cwd)
+            .arg(repo_root().join("tests/python/sampling_client.py"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+
+    let over_http = Workspace::new();
+    let server = HttpServer::start(None, over_http.dir.path());
+    let lines = run(
+        &["http", &server.url, DEADLOCK, "via http"],
+        over_http.dir.path(),
+    );
+    assert_eq!(
+        lines[0]["protocol_version"], "2026-07-28",
+        "the SDK's default mode negotiates 2026-07-28"
+    );
+    assert_eq!(lines[1]["is_error"], false, "{}", lines[1]);
+    assert_eq!(
+        over_http.read("incident_report.txt"),
+        Some(seed_report(DEADLOCK, "via http"))
+    );
+
+    let over_stdio = Workspace::new();
+    let lines = run(
+        &[
+            "stdio",
+            binary(),
+            "serve",
+            "--stdio",
+            "--",
+            DEADLOCK,
+            "via stdio",
+        ],
+        over_stdio.dir.path(),
+    );
+    assert_eq!(lines[0]["protocol_version"], "2026-07-28");
+    assert_eq!(lines[1]["is_error"], false, "{}", lines[1]);
+    assert_eq!(
+        over_stdio.read("incident_report.txt"),
+        Some(seed_report(DEADLOCK, "via stdio"))
+    );
+}
