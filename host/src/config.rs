@@ -19,12 +19,74 @@ pub struct Config {
     pub plugins: Vec<PluginConfig>,
 }
 
-/// One plugin: its component and its grants.
+/// One plugin: its component, its grants, its limits.
 #[derive(Debug, Clone)]
 pub struct PluginConfig {
     pub name: String,
     pub component: ComponentSource,
     pub grants: Vec<Grant>,
+    pub limits: Limits,
+    pub sampling: SamplingPolicy,
+}
+
+/// What one plugin may consume. Every limit is per plugin; defaults are safe
+/// for untrusted code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Linear memory per call (instance), in MiB.
+    pub memory_mib: u64,
+    /// CPU time per call, in milliseconds; time waiting on the host (for
+    /// sampling, say) does not count.
+    pub cpu_time_ms: u64,
+    /// Wall-clock time per call, in seconds, waits included.
+    pub wall_time_s: u64,
+    /// Size of a tool result, in bytes.
+    pub result_bytes: usize,
+    /// Size of one `append`, in bytes.
+    pub append_bytes: usize,
+    /// Size each granted file, or the files in each granted folder, may grow
+    /// to, in MiB.
+    pub quota_mib: u64,
+    /// Calls of this plugin running (or parked) at once.
+    pub concurrent_calls: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: 64,
+            cpu_time_ms: 10_000,
+            wall_time_s: 600,
+            result_bytes: 1024 * 1024,
+            append_bytes: 1024 * 1024,
+            quota_mib: 100,
+            concurrent_calls: 64,
+        }
+    }
+}
+
+/// How a plugin may spend its clients' tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamplingPolicy {
+    /// The most tokens one request may ask for; larger requests are lowered
+    /// to this cap (the plugin wanted "enough"; the client pays).
+    pub max_tokens: u32,
+    /// `sample()` calls allowed in one tool call.
+    pub max_requests: u32,
+    /// How long one sampling request may wait for its answer, in seconds.
+    pub timeout_s: u64,
+}
+
+impl Default for SamplingPolicy {
+    fn default() -> Self {
+        SamplingPolicy {
+            max_tokens: 4096,
+            max_requests: 10,
+            timeout_s: 300,
+        }
+    }
 }
 
 /// Where a plugin's component comes from.
@@ -82,6 +144,10 @@ struct RawPlugin {
     component: PathBuf,
     #[serde(default)]
     append: Vec<String>,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    sampling: SamplingPolicy,
 }
 
 impl Config {
@@ -141,10 +207,14 @@ impl Config {
                     grants.push(grant);
                 }
             }
+            validate_limits(&plugin.limits, &plugin.sampling)
+                .with_context(|| format!("plugin `{name}`"))?;
             plugins.push(PluginConfig {
                 name,
                 component: ComponentSource::File(component),
                 grants,
+                limits: plugin.limits,
+                sampling: plugin.sampling,
             });
         }
         Ok(Config {
@@ -152,6 +222,27 @@ impl Config {
             plugins,
         })
     }
+}
+
+fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
+    let zero = [
+        ("limits.memory_mib", limits.memory_mib == 0),
+        ("limits.cpu_time_ms", limits.cpu_time_ms == 0),
+        ("limits.wall_time_s", limits.wall_time_s == 0),
+        ("limits.result_bytes", limits.result_bytes == 0),
+        ("limits.append_bytes", limits.append_bytes == 0),
+        ("limits.quota_mib", limits.quota_mib == 0),
+        ("limits.concurrent_calls", limits.concurrent_calls == 0),
+        ("sampling.max_tokens", sampling.max_tokens == 0),
+        ("sampling.timeout_s", sampling.timeout_s == 0),
+    ];
+    if let Some((key, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
+        bail!("`{key}` must be at least 1 (leave it out for the default)");
+    }
+    if limits.memory_mib > 4096 {
+        bail!("`limits.memory_mib` is at most 4096: a wasm32 instance cannot address more");
+    }
+    Ok(())
 }
 
 fn validate_plugin_name(name: &str) -> Result<()> {
@@ -236,6 +327,34 @@ mod tests {
         assert!(!plugin.grants[0].is_folder());
         assert!(plugin.grants[1].is_folder());
         assert_eq!(plugin.grants[1].host_path(), Path::new("/srv/tools/logs"));
+    }
+
+    #[test]
+    fn limits_default_and_can_be_set() {
+        let config = parse(
+            "[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.limits]\nmemory_mib = 8\n[plugin.sampling]\nmax_tokens = 50\n",
+        )
+        .unwrap();
+        let plugin = &config.plugins[0];
+        assert_eq!(plugin.limits.memory_mib, 8);
+        assert_eq!(plugin.limits.cpu_time_ms, Limits::default().cpu_time_ms);
+        assert_eq!(plugin.sampling.max_tokens, 50);
+        assert_eq!(
+            plugin.sampling.max_requests,
+            SamplingPolicy::default().max_requests
+        );
+        let err =
+            parse("[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.limits]\nmemory = 8\n").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown field `memory`"),
+            "{err:#}"
+        );
+        let err = parse("[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.limits]\ncpu_time_ms = 0\n")
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("`limits.cpu_time_ms` must be at least 1"),
+            "{err:#}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 
-use crate::config::{ComponentSource, Config, Grant, PluginConfig};
+use crate::config::{ComponentSource, Config, Grant, Limits, PluginConfig, SamplingPolicy};
 
 /// The log-archiver component, built from `plugins/log-archiver`.
 pub const LOG_ARCHIVER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/log_archiver.wasm"));
@@ -24,6 +24,8 @@ pub fn default_config() -> Result<Config> {
                 pattern: "incident_report.txt".into(),
                 base: cwd,
             }],
+            limits: Limits::default(),
+            sampling: SamplingPolicy::default(),
         }],
     })
 }

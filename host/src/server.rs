@@ -84,6 +84,7 @@ fn tool_result(
                 }
                 CallFailure::InvalidArguments(_) => "refused the arguments",
                 CallFailure::Trapped(_) => "crashed",
+                CallFailure::Limit(_) => "hit a limit",
                 CallFailure::Failed(_) => "failed",
             };
             CallToolResult::error(vec![ContentBlock::text(format!(
@@ -142,6 +143,8 @@ impl ServerHandler for McpServer {
             grants: plugin.grants.clone(),
             sampling: Arc::new(Unavailable(String::new())),
             cancel: context.ct.clone(),
+            limits: plugin.limits,
+            sampling_policy: plugin.sampling_policy,
         };
         tracing::debug!(protocol = ?context.protocol_version(), meta = ?context.meta, "tools/call");
         if is_2026_era(&context) {

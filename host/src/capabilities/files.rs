@@ -9,7 +9,8 @@
 //! concurrent calls never interleave.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
@@ -28,11 +29,17 @@ struct OpenGrant {
     pattern: String,
     /// The granted folder, or the folder holding the granted file.
     dir: Arc<Dir>,
+    /// Serialises appends to this grant, so the quota check and the write
+    /// are one step. For a folder it also holds the bytes its files take
+    /// (measured at load, then counted); a file's size is read on each append.
+    usage: Arc<Mutex<u64>>,
+    quota_bytes: u64,
 }
 
 impl Grants {
     /// Open the folder of every grant; a missing folder is a config error.
-    pub fn open(grants: &[Grant]) -> Result<Grants> {
+    /// Each grant may grow to `quota_bytes`.
+    pub fn open(grants: &[Grant], quota_bytes: u64) -> Result<Grants> {
         let mut entries = Vec::with_capacity(grants.len());
         for grant in grants {
             let host_path = grant.host_path();
@@ -61,9 +68,16 @@ impl Grants {
                     grant.pattern
                 );
             }
+            let used = if grant.is_folder() {
+                folder_size(&host_path)
+            } else {
+                0
+            };
             entries.push(OpenGrant {
                 pattern: grant.pattern.clone(),
                 dir: Arc::new(dir),
+                usage: Arc::new(Mutex::new(used)),
+                quota_bytes,
             });
         }
         Ok(Grants { entries })
@@ -102,7 +116,7 @@ impl Grants {
             .join(", ")
     }
 
-    /// Append `data` to `path` if a grant covers it.
+    /// Append `data` to `path` if a grant covers it and its quota allows.
     pub async fn append(&self, plugin: &str, path: &str, data: Vec<u8>) -> Result<(), Error> {
         let shown = crate::capabilities::log::truncate(path, 200);
         if let Err(why) = check_relative_path(path) {
@@ -117,43 +131,106 @@ impl Grants {
                 self.describe()
             )));
         };
-        let dir = grant.dir.clone();
-        let inside = inside.to_string();
-        let shown = shown.to_string();
-        tokio::task::spawn_blocking(move || append_once(&dir, &inside, &data))
+        let target = AppendTarget {
+            dir: grant.dir.clone(),
+            inside: inside.to_string(),
+            shown: shown.to_string(),
+            is_folder: grant.pattern.ends_with('/'),
+            usage: grant.usage.clone(),
+            quota_bytes: grant.quota_bytes,
+        };
+        tokio::task::spawn_blocking(move || target.append(&data))
             .await
-            .map_err(|e| Error::Io(format!("append to `{shown}` did not complete: {e}")))?
-            .map_err(|e| Error::Io(format!("cannot append to `{shown}`: {e}")))
+            .map_err(|e| Error::Io(format!("the append did not complete: {e}")))?
     }
 }
 
-/// Open `path` inside `dir` for appending (creating it, never following a
-/// final symlink) and write `data` with one `write`.
-fn append_once(dir: &Dir, path: &str, data: &[u8]) -> std::io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.append(true).create(true);
-    options.follow(FollowSymlinks::No);
-    let mut file = dir.open_with(path, &options)?.into_std();
-    if data.is_empty() {
-        return Ok(());
+/// One resolved append, ready to run on a blocking thread.
+struct AppendTarget {
+    dir: Arc<Dir>,
+    inside: String,
+    shown: String,
+    is_folder: bool,
+    usage: Arc<Mutex<u64>>,
+    quota_bytes: u64,
+}
+
+impl AppendTarget {
+    /// Open the file inside the grant's folder for appending (creating it,
+    /// never following a final symlink), check the quota, and write `data`
+    /// with one `write`.
+    fn append(&self, data: &[u8]) -> Result<(), Error> {
+        let io_error =
+            |e: std::io::Error| Error::Io(format!("cannot append to `{}`: {e}", self.shown));
+        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        let mut options = OpenOptions::new();
+        options.append(true).create(true);
+        options.follow(FollowSymlinks::No);
+        let mut file = self
+            .dir
+            .open_with(&self.inside, &options)
+            .map_err(io_error)?
+            .into_std();
+        let before = if self.is_folder {
+            *usage
+        } else {
+            file.metadata().map_err(io_error)?.len()
+        };
+        if before.saturating_add(data.len() as u64) > self.quota_bytes {
+            return Err(Error::QuotaExceeded(format!(
+                "appending {} bytes to `{}` would pass its grant's quota of {} bytes (`limits.quota_mib`); it holds {before}",
+                data.len(),
+                self.shown,
+                self.quota_bytes
+            )));
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let written = file.write(data).map_err(io_error)?;
+        if self.is_folder {
+            *usage += written as u64;
+        }
+        if written != data.len() {
+            return Err(Error::Io(format!(
+                "short write to `{}`: {written} of {} bytes (disk full?)",
+                self.shown,
+                data.len()
+            )));
+        }
+        Ok(())
     }
-    let written = file.write(data)?;
-    if written != data.len() {
-        return Err(std::io::Error::other(format!(
-            "short write: {written} of {} bytes (disk full?)",
-            data.len()
-        )));
-    }
-    Ok(())
+}
+
+/// Bytes held by the regular files below `folder` (symlinks not followed).
+fn folder_size(folder: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => folder_size(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
 }
 
 impl Host for CallState {
     async fn append(&mut self, path: String, data: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
-        let result = self
-            .call
-            .grants
-            .append(&self.call.plugin, &path, data)
-            .await;
+        let limit = self.call.limits.append_bytes;
+        let result = if data.len() > limit {
+            Err(Error::QuotaExceeded(format!(
+                "one append may carry at most {limit} bytes (`limits.append_bytes`); this one has {}",
+                data.len()
+            )))
+        } else {
+            self.call
+                .grants
+                .append(&self.call.plugin, &path, data)
+                .await
+        };
         if let Err(error) = &result {
             tracing::warn!(target: "plugin", plugin = %self.call.plugin, "append refused: {error:?}");
         }
@@ -174,7 +251,7 @@ mod tests {
                 base: base.to_path_buf(),
             })
             .collect();
-        Grants::open(&grants).unwrap()
+        Grants::open(&grants, 10).unwrap()
     }
 
     #[test]
@@ -199,6 +276,26 @@ mod tests {
             std::fs::read_to_string(tmp.path().join("a.txt")).unwrap(),
             "one\ntwo\n"
         );
+    }
+
+    #[tokio::test]
+    async fn quotas_hold_for_files_and_folders() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("logs")).unwrap();
+        std::fs::write(tmp.path().join("logs/old.log"), b"1234").unwrap();
+        let g = grants(tmp.path(), &["a.txt", "logs/"]);
+        g.append("p", "a.txt", b"0123456789".to_vec())
+            .await
+            .unwrap();
+        let over = g.append("p", "a.txt", b"x".to_vec()).await;
+        assert!(matches!(over, Err(Error::QuotaExceeded(_))), "{over:?}");
+        // The folder already holds 4 bytes.
+        g.append("p", "logs/new.log", b"123456".to_vec())
+            .await
+            .unwrap();
+        let over = g.append("p", "logs/other.log", b"x".to_vec()).await;
+        assert!(matches!(over, Err(Error::QuotaExceeded(_))), "{over:?}");
+        assert_eq!(std::fs::read(tmp.path().join("a.txt")).unwrap().len(), 10);
     }
 
     #[tokio::test]

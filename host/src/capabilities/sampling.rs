@@ -19,7 +19,8 @@ use rmcp::model::{
     AudioContent, CreateMessageRequestParams, CreateMessageResult, ErrorCode, ImageContent,
     ModelHint, ModelPreferences, Role as McpRole, SamplingMessage, SamplingMessageContentBlock,
 };
-use rmcp::service::{Peer, RoleServer, ServiceError};
+use rmcp::model::{CancelledNotificationParam, CreateMessageRequest, RequestId, ServerRequest};
+use rmcp::service::{Peer, PeerRequestOptions, RoleServer, ServiceError};
 
 use crate::runtime::CallState;
 use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
@@ -63,11 +64,51 @@ impl SampleRoute for ClientSession {
         request: CreateMessageRequestParams,
     ) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
         Box::pin(async move {
-            self.peer
-                .create_message(request)
+            let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(request));
+            let handle = self
+                .peer
+                .send_request_with_option(request, PeerRequestOptions::no_options())
                 .await
-                .map_err(error_from_service)
+                .map_err(error_from_service)?;
+            // rmcp does not tell the client when a request's future is
+            // dropped (call cancelled, timed out); this guard does.
+            let mut outstanding = Outstanding {
+                peer: self.peer.clone(),
+                id: Some(handle.id.clone()),
+            };
+            let answer = handle.await_response().await;
+            outstanding.id = None;
+            match answer.map_err(error_from_service)? {
+                rmcp::model::ClientResult::CreateMessageResult(result) => Ok(*result),
+                _ => Err(Error::Failed(
+                    "the client answered with something other than a sampling result".into(),
+                )),
+            }
         })
+    }
+}
+
+/// A sampling request still waiting for its answer. Dropped before the
+/// answer came, it sends `notifications/cancelled` so the client can stop
+/// spending tokens on it.
+struct Outstanding {
+    peer: Peer<RoleServer>,
+    id: Option<RequestId>,
+}
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        let peer = self.peer.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let notice = CancelledNotificationParam::new(
+                    Some(id),
+                    Some("the tool call that asked for it ended".into()),
+                );
+                let _ = peer.notify_cancelled(notice).await;
+            });
+        }
     }
 }
 
@@ -99,12 +140,28 @@ fn error_from_service(error: ServiceError) -> Error {
 
 impl Host for CallState {
     async fn sample(&mut self, request: Request) -> wasmtime::Result<Result<Response, Error>> {
-        let params = match to_mcp(request) {
+        let policy = self.call.sampling_policy;
+        if self.samples_made >= policy.max_requests {
+            return Ok(Err(Error::Refused(format!(
+                "a tool call may make at most {} sampling requests (`sampling.max_requests`)",
+                policy.max_requests
+            ))));
+        }
+        self.samples_made += 1;
+        let mut params = match to_mcp(request) {
             Ok(params) => params,
             Err(why) => return Ok(Err(Error::Refused(why))),
         };
+        params.max_tokens = params.max_tokens.min(policy.max_tokens);
         let route = self.call.sampling.clone();
-        let outcome = route.sample(params).await.map(from_mcp);
+        let timeout = std::time::Duration::from_secs(policy.timeout_s);
+        let outcome = match tokio::time::timeout(timeout, route.sample(params)).await {
+            Ok(outcome) => outcome.map(from_mcp),
+            Err(_) => Err(Error::TimedOut(format!(
+                "no answer within {} s (`sampling.timeout_s`)",
+                policy.timeout_s
+            ))),
+        };
         if let Err(error) = &outcome {
             tracing::info!(target: "plugin", plugin = %self.call.plugin, "sampling failed: {error:?}");
         }

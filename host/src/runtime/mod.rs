@@ -8,14 +8,16 @@ mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use rmcp::model::{JsonObject, Tool};
+use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config as EngineConfig, Engine, Store};
+use wasmtime::{Config as EngineConfig, Engine, Store, Trap, UpdateDeadline};
 
 use crate::capabilities::files::Grants;
-use crate::config::{ComponentSource, Config, PluginConfig};
+use crate::config::{ComponentSource, Config, Limits, PluginConfig, SamplingPolicy};
 pub use state::{CallContext, CallState};
 
 /// Bindings generated from the WIT contract in `wit/`.
@@ -31,12 +33,19 @@ pub mod bindings {
 use bindings::ToolPluginPre;
 use bindings::exports::wasm_mcp::plugin::tools::CallError;
 
-/// What a loaded plugin is: its compiled component, grants and tools.
+/// How often the engine's epoch advances: the granularity of CPU limits.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// What a loaded plugin is: its compiled component, grants, limits and tools.
 pub struct Plugin {
     pub name: String,
     pub source: String,
     pub grants: Arc<Grants>,
     pub tools: Vec<Tool>,
+    pub limits: Limits,
+    pub sampling_policy: SamplingPolicy,
+    /// Permits for calls running (or parked) at once.
+    in_flight: Arc<Semaphore>,
     pre: ToolPluginPre<CallState>,
 }
 
@@ -49,6 +58,9 @@ pub enum CallFailure {
     Failed(String),
     #[error("trapped: {0}")]
     Trapped(String),
+    /// A configured limit ended the call; the text names the limit.
+    #[error("{0}")]
+    Limit(String),
     #[error("the call was cancelled")]
     Cancelled,
 }
@@ -124,12 +136,16 @@ impl Plugin {
                 "component {source} does not export the `wasm-mcp:plugin/tools` interface of the `tool-plugin` world: {e:#}"
             )
         })?;
-        let grants = Arc::new(Grants::open(&config.grants)?);
+        let quota_bytes = config.limits.quota_mib.saturating_mul(1024 * 1024);
+        let grants = Arc::new(Grants::open(&config.grants, quota_bytes)?);
         let mut plugin = Plugin {
             name: config.name.clone(),
             source,
             grants,
             tools: Vec::new(),
+            limits: config.limits.clone(),
+            sampling_policy: config.sampling.clone(),
+            in_flight: Arc::new(Semaphore::new(config.limits.concurrent_calls)),
             pre,
         };
         plugin.tools = plugin.list_tools().await?;
@@ -144,7 +160,7 @@ impl Plugin {
             .wasm_mcp_plugin_tools()
             .call_list_tools(&mut store)
             .await
-            .map_err(|e| anyhow!("`list-tools` trapped: {e:#}"))?;
+            .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))?;
         store.data().log_captured_output();
         if listed.is_empty() {
             bail!("component {} exports no tools", self.source);
@@ -171,8 +187,23 @@ impl Plugin {
         Ok(tools)
     }
 
+    /// A store with this plugin's memory and CPU limits.
     fn new_store(&self, call: CallContext) -> Store<CallState> {
-        Store::new(self.pre.engine(), CallState::new(call))
+        let mut store = Store::new(self.pre.engine(), CallState::new(call, EPOCH_TICK));
+        store.limiter(|state| &mut state.memory);
+        // Each tick observed while wasm runs costs one tick of CPU budget;
+        // yielding on it also keeps a spinning guest from holding a thread.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut context| {
+            let cpu = &mut context.data_mut().cpu;
+            cpu.used_ticks += 1;
+            if cpu.used_ticks > cpu.budget_ticks {
+                cpu.hit = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
     }
 
     /// Run `tool` in a fresh instance. The store, and with it everything the
@@ -183,7 +214,15 @@ impl Plugin {
         arguments: &str,
         call: CallContext,
     ) -> Result<String, CallFailure> {
+        let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
+            return Err(CallFailure::Limit(format!(
+                "concurrent calls: {} are already running (`limits.concurrent_calls`)",
+                self.limits.concurrent_calls
+            )));
+        };
         let cancel = call.cancel.clone();
+        let wall_time = Duration::from_secs(self.limits.wall_time_s);
+        let result_limit = self.limits.result_bytes;
         let mut store = self.new_store(call);
         let run = async {
             let instance = self
@@ -197,24 +236,49 @@ impl Plugin {
                 .await;
             store.data().log_captured_output();
             match outcome {
+                Ok(Ok(text)) if text.len() > result_limit => Err(CallFailure::Limit(format!(
+                    "result size: the result has {} bytes, more than {result_limit} (`limits.result_bytes`)",
+                    text.len()
+                ))),
                 Ok(Ok(text)) => Ok(text),
                 Ok(Err(CallError::InvalidArguments(why))) => {
                     Err(CallFailure::InvalidArguments(why))
                 }
                 Ok(Err(CallError::Failed(why))) => Err(CallFailure::Failed(why)),
-                Err(trap) => Err(CallFailure::Trapped(describe_trap(&trap))),
+                Err(trap) => Err(classify_trap(store.data(), &trap)),
             }
         };
         tokio::select! {
-            outcome = run => outcome,
+            outcome = tokio::time::timeout(wall_time, run) => outcome.unwrap_or_else(|_| {
+                Err(CallFailure::Limit(format!(
+                    "wall-clock time: the call ran longer than {} s (`limits.wall_time_s`)",
+                    wall_time.as_secs()
+                )))
+            }),
             () = cancel.cancelled() => Err(CallFailure::Cancelled),
         }
     }
 }
 
-/// A trap's root cause and, when wasmtime has one, the guest backtrace.
-fn describe_trap(error: &wasmtime::Error) -> String {
-    format!("{error:#}")
+/// Name the limit behind a trap when one was hit, else describe the trap.
+fn classify_trap(state: &CallState, error: &wasmtime::Error) -> CallFailure {
+    let limits = &state.call.limits;
+    if state.cpu.hit {
+        return CallFailure::Limit(format!(
+            "CPU time: the call computed for more than {} ms (`limits.cpu_time_ms`)",
+            limits.cpu_time_ms
+        ));
+    }
+    if state.memory.hit {
+        return CallFailure::Limit(format!(
+            "memory: the plugin tried to grow past {} MiB (`limits.memory_mib`)",
+            limits.memory_mib
+        ));
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => CallFailure::Trapped("stack overflow".into()),
+        _ => CallFailure::Trapped(format!("{error:#}")),
+    }
 }
 
 fn compile(engine: &Engine, source: &ComponentSource) -> Result<Component> {
@@ -262,10 +326,26 @@ fn validate_tool_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The engine, with epoch interruption driven by a ticker thread that lives
+/// as long as the engine does.
 fn new_engine() -> Result<Engine> {
     let mut config = EngineConfig::new();
     config.wasm_component_model(true);
-    Engine::new(&config).map_err(|e| anyhow!("cannot create the wasmtime engine: {e:#}"))
+    config.epoch_interruption(true);
+    let engine =
+        Engine::new(&config).map_err(|e| anyhow!("cannot create the wasmtime engine: {e:#}"))?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-mcp-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .context("cannot start the epoch ticker thread")?;
+    Ok(engine)
 }
 
 fn new_linker(engine: &Engine) -> Result<Linker<CallState>> {

@@ -11,6 +11,7 @@ use super::Plugin;
 use super::output::CapturedOutput;
 use crate::capabilities::files::Grants;
 use crate::capabilities::sampling::{SampleRoute, Unavailable};
+use crate::config::{Limits, SamplingPolicy};
 
 /// How much of a plugin's stdout and stderr is kept per call.
 const CAPTURED_OUTPUT_CAP: usize = 16 * 1024;
@@ -26,6 +27,8 @@ pub struct CallContext {
     pub sampling: Arc<dyn SampleRoute>,
     /// Cancelled when the client cancels the call.
     pub cancel: CancellationToken,
+    pub limits: Limits,
+    pub sampling_policy: SamplingPolicy,
 }
 
 impl CallContext {
@@ -38,13 +41,61 @@ impl CallContext {
                 "no client is calling: the host is listing the plugin's tools".into(),
             )),
             cancel: CancellationToken::new(),
+            limits: plugin.limits,
+            sampling_policy: plugin.sampling_policy,
         }
     }
+}
+
+/// Enforces the memory limit and remembers that it did, so the trap that
+/// follows a refused allocation can be reported as the limit it is.
+pub struct MemoryGuard {
+    max_bytes: usize,
+    pub hit: bool,
+}
+
+/// Tables (function references) are small; this only stops runaway growth.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl wasmtime::ResourceLimiter for MemoryGuard {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// CPU time a call has used, counted in epoch ticks observed while its wasm
+/// code runs (waits in host calls do not tick it).
+pub struct CpuMeter {
+    pub used_ticks: u64,
+    pub budget_ticks: u64,
+    pub hit: bool,
 }
 
 /// The data of one store.
 pub struct CallState {
     pub call: CallContext,
+    pub memory: MemoryGuard,
+    pub cpu: CpuMeter,
+    /// `sample()` calls made so far in this call.
+    pub samples_made: u32,
     wasi: WasiCtx,
     table: ResourceTable,
     stdout: CapturedOutput,
@@ -52,7 +103,7 @@ pub struct CallState {
 }
 
 impl CallState {
-    pub fn new(call: CallContext) -> Self {
+    pub fn new(call: CallContext, tick: std::time::Duration) -> Self {
         let stdout = CapturedOutput::new(CAPTURED_OUTPUT_CAP);
         let stderr = CapturedOutput::new(CAPTURED_OUTPUT_CAP);
         // Deny by default: no preopened folders, environment, arguments or
@@ -62,8 +113,23 @@ impl CallState {
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .build();
+        let memory = MemoryGuard {
+            max_bytes: usize::try_from(call.limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
+            hit: false,
+        };
+        let cpu = CpuMeter {
+            used_ticks: 0,
+            budget_ticks: call
+                .limits
+                .cpu_time_ms
+                .div_ceil(tick.as_millis().max(1) as u64),
+            hit: false,
+        };
         CallState {
             call,
+            memory,
+            cpu,
+            samples_made: 0,
             wasi,
             table: ResourceTable::new(),
             stdout,
