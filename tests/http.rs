@@ -35,20 +35,19 @@ async fn the_embedded_default_serves_the_log_archiver_into_the_working_folder() 
     assert_eq!(client.asked.lock().unwrap()[0].max_tokens, 100);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
     let workspace = Workspace::standard();
     let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
-    const CALLS: usize = 6;
+    const SESSIONS: usize = 24;
+    const CALLS: usize = 3;
+    let names: Vec<String> = (0..SESSIONS).map(|i| format!("client{i:02}")).collect();
 
-    let clients: Vec<ScriptedClient> = ["alpha", "beta"]
-        .into_iter()
+    // Each answers slowly enough that all sessions' calls overlap.
+    let clients: Vec<ScriptedClient> = names
+        .iter()
         .map(|name| {
-            ScriptedClient::answering(move |_| {
-                // Answer slowly enough that the two sessions' calls overlap.
-                std::thread::sleep(Duration::from_millis(20));
-                Ok(assistant(&format!("answered by {name}")))
-            })
+            ScriptedClient::replying(&format!("answered by {name}")).slow(Duration::from_millis(50))
         })
         .collect();
     let mut sessions = Vec::new();
@@ -57,7 +56,7 @@ async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
     }
 
     let mut calls = Vec::new();
-    for (session, name) in sessions.iter().zip(["alpha", "beta"]) {
+    for (session, name) in sessions.iter().zip(&names) {
         for i in 0..CALLS {
             calls.push(async move {
                 let line = format!("{name} error {i}");
@@ -68,7 +67,7 @@ async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
     }
     futures::future::join_all(calls).await;
 
-    for (client, name) in clients.iter().zip(["alpha", "beta"]) {
+    for (client, name) in clients.iter().zip(&names) {
         let prompts = client.prompts();
         assert_eq!(prompts.len(), CALLS, "{name} got {prompts:?}");
         for prompt in prompts {
@@ -79,7 +78,7 @@ async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
         }
     }
     let report = workspace.read("incident_report.txt").unwrap();
-    for name in ["alpha", "beta"] {
+    for name in &names {
         for i in 0..CALLS {
             let expected =
                 seed_report(&format!("{name} error {i}"), &format!("answered by {name}"));
@@ -89,7 +88,10 @@ async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
             );
         }
     }
-    assert_eq!(report.matches("--- INCIDENT REPORT ---").count(), 2 * CALLS);
+    assert_eq!(
+        report.matches("--- INCIDENT REPORT ---").count(),
+        SESSIONS * CALLS
+    );
 }
 
 /// A bare streamable-HTTP client, like many real ones: it never opens the

@@ -41,6 +41,8 @@ pub struct Limits {
     pub cpu_time_ms: u64,
     /// Wall-clock time per call, in seconds, waits included.
     pub wall_time_s: u64,
+    /// Size of a call's arguments (as JSON), in bytes.
+    pub arguments_bytes: usize,
     /// Size of a tool result, in bytes.
     pub result_bytes: usize,
     /// Size of one `append`, in bytes.
@@ -58,6 +60,7 @@ impl Default for Limits {
             memory_mib: 64,
             cpu_time_ms: 10_000,
             wall_time_s: 600,
+            arguments_bytes: 1024 * 1024,
             result_bytes: 1024 * 1024,
             append_bytes: 1024 * 1024,
             quota_mib: 100,
@@ -229,6 +232,7 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
         ("limits.memory_mib", limits.memory_mib == 0),
         ("limits.cpu_time_ms", limits.cpu_time_ms == 0),
         ("limits.wall_time_s", limits.wall_time_s == 0),
+        ("limits.arguments_bytes", limits.arguments_bytes == 0),
         ("limits.result_bytes", limits.result_bytes == 0),
         ("limits.append_bytes", limits.append_bytes == 0),
         ("limits.quota_mib", limits.quota_mib == 0),

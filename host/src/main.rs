@@ -57,6 +57,19 @@ enum Command {
         /// `sample()` in a call beyond that is refused.
         #[arg(long, value_name = "COUNT", default_value_t = mrtr::DEFAULT_MAX_PARKED)]
         max_parked_calls: usize,
+        /// Require `Authorization: Bearer TOKEN` on every HTTP request.
+        #[arg(long, env = "WASM_MCP_AUTH_TOKEN", hide_env_values = true)]
+        auth_token: Option<String>,
+        /// Another `Host` header value to accept (loopback names always are).
+        #[arg(long = "allowed-host", value_name = "HOST")]
+        allowed_hosts: Vec<String>,
+        /// Another browser `Origin` to accept, e.g. `https://app.example.com:443`
+        /// (loopback origins always are; requests without `Origin` are not browsers).
+        #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+        allowed_origins: Vec<String>,
+        /// The largest HTTP request body accepted, in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+        max_request_bytes: usize,
     },
     /// Validate a config: compile every plugin, list its tools and grants.
     Check {
@@ -95,6 +108,10 @@ async fn run(command: Command) -> Result<()> {
             stdio,
             parked_call_ttl,
             max_parked_calls,
+            auth_token,
+            allowed_hosts,
+            allowed_origins,
+            max_request_bytes,
         } => {
             let config = match config {
                 Some(path) => Config::load(&path)?,
@@ -116,7 +133,13 @@ async fn run(command: Command) -> Result<()> {
                     let _ = tokio::signal::ctrl_c().await;
                     on_signal.cancel();
                 });
-                transport::serve_http(server, listen, shutdown).await
+                let options = transport::HttpOptions {
+                    allowed_hosts,
+                    allowed_origins,
+                    auth_token: auth_token.filter(|t| !t.is_empty()),
+                    max_request_bytes,
+                };
+                transport::serve_http(server, listen, options, shutdown).await
             }
         }
         Command::Check { config } => {

@@ -67,13 +67,18 @@ struct Parked {
     request: CreateMessageRequestParams,
     answer: oneshot::Sender<Result<CreateMessageResult, SampleError>>,
     events: mpsc::Receiver<Event>,
+    /// Stops the plugin; fired if a request driving the call goes away.
+    cancel: CancellationToken,
     expires: Instant,
 }
 
 /// A call taken out of the table to run its next step.
+type Driving = Resumed;
+
 struct Resumed {
     events: mpsc::Receiver<Event>,
     round: u32,
+    cancel: CancellationToken,
 }
 
 /// The sealed content of `requestState`.
@@ -114,7 +119,9 @@ impl ParkedCalls {
     }
 
     /// Start `tool` in its own task with a parking route for `sample()`, and
-    /// drive it to its first round or its result.
+    /// drive it to its first round or its result. If `request` is cancelled
+    /// (or this future dropped: the client closed the stream) while the
+    /// plugin runs, the plugin is stopped.
     pub async fn start(
         self: &Arc<Self>,
         plugin: Arc<Plugin>,
@@ -122,6 +129,7 @@ impl ParkedCalls {
         arguments: String,
         mut call: CallContext,
         can_sample: bool,
+        request: CancellationToken,
     ) -> Result<Step, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let binding = bind(&tool, &arguments);
@@ -130,8 +138,9 @@ impl ParkedCalls {
             events: events.clone(),
             ttl: self.ttl,
         });
-        // The call outlives this request; it is not cancelled with it.
-        call.cancel = CancellationToken::new();
+        // The call outlives this request once parked; only its driver cancels it.
+        let cancel = CancellationToken::new();
+        call.cancel = cancel.clone();
         tokio::spawn(async move {
             let outcome = plugin.call(&tool, &arguments, call).await;
             if let Err(unheard) = events.send(Event::Done(outcome)).await
@@ -140,7 +149,12 @@ impl ParkedCalls {
                 tracing::info!(tool, plugin = %plugin.name, "call ended after its client stopped waiting: {failure}");
             }
         });
-        self.drive(id, &binding, receiver, 0, can_sample).await
+        let driving = Driving {
+            events: receiver,
+            round: 0,
+            cancel,
+        };
+        self.drive(id, &binding, driving, can_sample, request).await
     }
 
     /// Handle a retry that echoes `state`.
@@ -151,6 +165,7 @@ impl ParkedCalls {
         tool: &str,
         arguments: &str,
         can_sample: bool,
+        request: CancellationToken,
     ) -> Result<Step, McpError> {
         let binding = bind(tool, arguments);
         let payload: StatePayload = self
@@ -161,14 +176,8 @@ impl ParkedCalls {
             Ok(resumed) => resumed,
             Err(repeat) => return Ok(Step::InputRequired(repeat)),
         };
-        self.drive(
-            payload.call,
-            &binding,
-            resumed.events,
-            resumed.round,
-            can_sample,
-        )
-        .await
+        self.drive(payload.call, &binding, resumed, can_sample, request)
+            .await
     }
 
     /// Hand the retry's answer to the parked call and take it out of the
@@ -209,11 +218,16 @@ impl ParkedCalls {
             answer: reply,
             events,
             round,
+            cancel,
             ..
         } = calls.remove(&payload.call).expect("checked above");
         // A plugin that stopped waiting (expired, ended) has dropped its receiver.
         let _ = reply.send(answer);
-        Ok(Ok(Resumed { events, round }))
+        Ok(Ok(Resumed {
+            events,
+            round,
+            cancel,
+        }))
     }
 
     /// Wait for the plugin's next event: its result, or a round to park.
@@ -221,12 +235,25 @@ impl ParkedCalls {
         &self,
         id: u64,
         binding: &[u8],
-        mut events: mpsc::Receiver<Event>,
-        mut round: u32,
+        driving: Driving,
         can_sample: bool,
+        request: CancellationToken,
     ) -> Result<Step, McpError> {
+        let Driving {
+            mut events,
+            mut round,
+            cancel,
+        } = driving;
+        // Dropped before the call parks or ends, this stops the plugin.
+        let stop_if_abandoned = cancel.clone().drop_guard();
         loop {
-            match events.recv().await {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = request.cancelled() => {
+                    return Err(McpError::internal_error("the call was cancelled", None));
+                }
+            };
+            match event {
                 None => {
                     return Err(McpError::internal_error(
                         "the plugin's task ended without a result",
@@ -234,7 +261,10 @@ impl ParkedCalls {
                     ));
                 }
                 Some(Event::Done(outcome)) => return Ok(Step::Done(outcome)),
-                Some(Event::Sample { request, answer }) => {
+                Some(Event::Sample {
+                    request: sampling,
+                    answer,
+                }) => {
                     if !can_sample {
                         let _ = answer.send(Err(SampleError::Unsupported(
                             "the client did not declare the `sampling` capability".into(),
@@ -250,7 +280,7 @@ impl ParkedCalls {
                         &SealOptions::new().associated_data(binding).ttl(self.ttl),
                     );
                     let state = state.map_err(|e| McpError::internal_error(e.to_string(), None))?;
-                    let result = input_required(&key, &request, &state);
+                    let result = input_required(&key, &sampling, &state);
                     let mut calls = self.lock();
                     if calls.len() >= self.max_parked {
                         drop(calls);
@@ -266,12 +296,14 @@ impl ParkedCalls {
                             round,
                             state,
                             key,
-                            request,
+                            request: sampling,
                             answer,
                             events,
+                            cancel,
                             expires: Instant::now() + self.ttl,
                         },
                     );
+                    stop_if_abandoned.disarm();
                     return Ok(Step::InputRequired(result));
                 }
             }

@@ -137,6 +137,18 @@ impl ServerHandler for McpServer {
         };
         let arguments =
             serde_json::Value::Object(request.arguments.unwrap_or_default()).to_string();
+        if arguments.len() > plugin.limits.arguments_bytes {
+            return Err(McpError::invalid_params(
+                format!(
+                    "the arguments are {} bytes of JSON; tool `{}` accepts at most {} (`limits.arguments_bytes` of plugin `{}`)",
+                    arguments.len(),
+                    request.name,
+                    plugin.limits.arguments_bytes,
+                    plugin.name
+                ),
+                None,
+            ));
+        }
         let started = Instant::now();
         let mut call = CallContext {
             plugin: plugin.name.as_str().into(),
@@ -158,6 +170,7 @@ impl ServerHandler for McpServer {
                             &request.name,
                             &arguments,
                             can_sample,
+                            context.ct.clone(),
                         )
                         .await?
                 }
@@ -169,6 +182,7 @@ impl ServerHandler for McpServer {
                             arguments,
                             call,
                             can_sample,
+                            context.ct.clone(),
                         )
                         .await?
                 }

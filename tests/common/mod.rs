@@ -110,6 +110,24 @@ impl Workspace {
         self.path("wasm-mcp.toml")
     }
 
+    /// Every file below the workspace's parent folder (the workspace and its
+    /// siblings), with its size: to show nothing changed.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<PathBuf, u64> {
+        fn walk(dir: &Path, into: &mut std::collections::BTreeMap<PathBuf, u64>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let meta = entry.path().symlink_metadata().unwrap();
+                if meta.is_dir() {
+                    walk(&entry.path(), into);
+                } else {
+                    into.insert(entry.path(), meta.len());
+                }
+            }
+        }
+        let mut files = std::collections::BTreeMap::new();
+        walk(self.dir.path(), &mut files);
+        files
+    }
+
     pub fn read(&self, relative: &str) -> Option<String> {
         std::fs::read_to_string(self.path(relative)).ok()
     }
@@ -149,9 +167,13 @@ pub type Answer =
 #[derive(Clone)]
 pub struct ScriptedClient {
     sampling: bool,
+    /// How long each answer takes (an async wait: the client stays responsive).
+    delay: Duration,
     protocol: ProtocolVersion,
     answer: Answer,
     pub asked: Arc<Mutex<Vec<CreateMessageRequestParams>>>,
+    /// Request ids the server said it no longer needs (`notifications/cancelled`).
+    pub cancelled: Arc<Mutex<Vec<String>>>,
 }
 
 impl ScriptedClient {
@@ -170,9 +192,11 @@ impl ScriptedClient {
     ) -> Self {
         ScriptedClient {
             sampling: true,
+            delay: Duration::ZERO,
             protocol: ProtocolVersion::V_2025_11_25,
             answer: Arc::new(answer),
             asked: Arc::default(),
+            cancelled: Arc::default(),
         }
     }
 
@@ -193,6 +217,12 @@ impl ScriptedClient {
             sampling: false,
             ..Self::replying("unused")
         }
+    }
+
+    /// The same client, taking `delay` to answer each sampling request.
+    pub fn slow(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
 
     /// The same client speaking MCP 2026-07-28: `server/discover`, no
@@ -258,7 +288,18 @@ impl ClientHandler for ScriptedClient {
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, McpError> {
         self.asked.lock().unwrap().push(params.clone());
+        tokio::time::sleep(self.delay).await;
         (self.answer)(&params)
+    }
+
+    async fn on_cancelled(
+        &self,
+        params: rmcp::model::CancelledNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        if let Some(id) = params.request_id {
+            self.cancelled.lock().unwrap().push(id.to_string());
+        }
     }
 
     fn get_info(&self) -> ClientConfig {

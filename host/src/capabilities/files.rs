@@ -159,6 +159,20 @@ impl AppendTarget {
     /// Open the file inside the grant's folder for appending (creating it,
     /// never following a final symlink), check the quota, and write `data`
     /// with one `write`.
+    /// cap-std refuses paths that leave the grant's folder, and a final
+    /// symlink is never followed (ELOOP): both are denials, not I/O errors.
+    fn open_error(&self, e: std::io::Error) -> Error {
+        const ELOOP: i32 = 40;
+        if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(ELOOP) {
+            Error::Denied(format!(
+                "`{}` leads outside its grant (through a symlink) or is not writable: {e}",
+                self.shown
+            ))
+        } else {
+            Error::Io(format!("cannot append to `{}`: {e}", self.shown))
+        }
+    }
+
     fn append(&self, data: &[u8]) -> Result<(), Error> {
         let io_error =
             |e: std::io::Error| Error::Io(format!("cannot append to `{}`: {e}", self.shown));
@@ -169,7 +183,7 @@ impl AppendTarget {
         let mut file = self
             .dir
             .open_with(&self.inside, &options)
-            .map_err(io_error)?
+            .map_err(|e| self.open_error(e))?
             .into_std();
         let before = if self.is_folder {
             *usage

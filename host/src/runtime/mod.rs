@@ -3,6 +3,7 @@
 //! empty WASI context, so no call can see another's memory or state and a
 //! trap ends only that call.
 
+mod cpu;
 mod output;
 mod state;
 
@@ -155,12 +156,14 @@ impl Plugin {
     /// Ask the plugin for its tools once, at load, and check what it says.
     async fn list_tools(&self) -> Result<Vec<Tool>> {
         let mut store = self.new_store(CallContext::for_loading(self));
+        let cpu_used = store.data().cpu.used.clone();
         let instance = self.pre.instantiate_async(&mut store).await?;
-        let listed = instance
-            .wasm_mcp_plugin_tools()
-            .call_list_tools(&mut store)
-            .await
-            .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))?;
+        let listed = cpu::Metered::new(
+            instance.wasm_mcp_plugin_tools().call_list_tools(&mut store),
+            cpu_used,
+        )
+        .await
+        .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))?;
         store.data().log_captured_output();
         if listed.is_empty() {
             bail!("component {} exports no tools", self.source);
@@ -189,15 +192,14 @@ impl Plugin {
 
     /// A store with this plugin's memory and CPU limits.
     fn new_store(&self, call: CallContext) -> Store<CallState> {
-        let mut store = Store::new(self.pre.engine(), CallState::new(call, EPOCH_TICK));
+        let mut store = Store::new(self.pre.engine(), CallState::new(call));
         store.limiter(|state| &mut state.memory);
-        // Each tick observed while wasm runs costs one tick of CPU budget;
-        // yielding on it also keeps a spinning guest from holding a thread.
+        // On every tick while wasm runs: stop the call if its metered CPU
+        // time is over budget, else yield so a busy guest shares its thread.
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut context| {
             let cpu = &mut context.data_mut().cpu;
-            cpu.used_ticks += 1;
-            if cpu.used_ticks > cpu.budget_ticks {
+            if cpu.used.get() > cpu.budget {
                 cpu.hit = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
@@ -224,6 +226,7 @@ impl Plugin {
         let wall_time = Duration::from_secs(self.limits.wall_time_s);
         let result_limit = self.limits.result_bytes;
         let mut store = self.new_store(call);
+        let cpu_used = store.data().cpu.used.clone();
         let run = async {
             let instance = self
                 .pre
@@ -249,7 +252,7 @@ impl Plugin {
             }
         };
         tokio::select! {
-            outcome = tokio::time::timeout(wall_time, run) => outcome.unwrap_or_else(|_| {
+            outcome = tokio::time::timeout(wall_time, cpu::Metered::new(run, cpu_used)) => outcome.unwrap_or_else(|_| {
                 Err(CallFailure::Limit(format!(
                     "wall-clock time: the call ran longer than {} s (`limits.wall_time_s`)",
                     wall_time.as_secs()

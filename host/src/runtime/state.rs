@@ -8,6 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::Plugin;
+use super::cpu::CpuUsed;
 use super::output::CapturedOutput;
 use crate::capabilities::files::Grants;
 use crate::capabilities::sampling::{SampleRoute, Unavailable};
@@ -81,11 +82,10 @@ impl wasmtime::ResourceLimiter for MemoryGuard {
     }
 }
 
-/// CPU time a call has used, counted in epoch ticks observed while its wasm
-/// code runs (waits in host calls do not tick it).
-pub struct CpuMeter {
-    pub used_ticks: u64,
-    pub budget_ticks: u64,
+/// A call's CPU budget and what it has used (see [`super::cpu`]).
+pub struct CpuBudget {
+    pub used: CpuUsed,
+    pub budget: std::time::Duration,
     pub hit: bool,
 }
 
@@ -93,7 +93,7 @@ pub struct CpuMeter {
 pub struct CallState {
     pub call: CallContext,
     pub memory: MemoryGuard,
-    pub cpu: CpuMeter,
+    pub cpu: CpuBudget,
     /// `sample()` calls made so far in this call.
     pub samples_made: u32,
     wasi: WasiCtx,
@@ -103,7 +103,7 @@ pub struct CallState {
 }
 
 impl CallState {
-    pub fn new(call: CallContext, tick: std::time::Duration) -> Self {
+    pub fn new(call: CallContext) -> Self {
         let stdout = CapturedOutput::new(CAPTURED_OUTPUT_CAP);
         let stderr = CapturedOutput::new(CAPTURED_OUTPUT_CAP);
         // Deny by default: no preopened folders, environment, arguments or
@@ -117,12 +117,9 @@ impl CallState {
             max_bytes: usize::try_from(call.limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
             hit: false,
         };
-        let cpu = CpuMeter {
-            used_ticks: 0,
-            budget_ticks: call
-                .limits
-                .cpu_time_ms
-                .div_ceil(tick.as_millis().max(1) as u64),
+        let cpu = CpuBudget {
+            used: CpuUsed::default(),
+            budget: std::time::Duration::from_millis(call.limits.cpu_time_ms),
             hit: false,
         };
         CallState {

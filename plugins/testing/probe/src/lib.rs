@@ -26,6 +26,41 @@ fn string_arg(args: &Value, key: &str) -> Result<String, CallError> {
         .ok_or_else(|| CallError::InvalidArguments(format!("`{key}` must be a string")))
 }
 
+fn u64_arg(args: &Value, key: &str) -> Result<u64, CallError> {
+    args.get(key)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| CallError::InvalidArguments(format!("`{key}` must be a non-negative integer")))
+}
+
+/// Not tail-recursive: every level keeps a wasm frame.
+fn recurse(n: u64) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        1 + recurse(std::hint::black_box(n - 1))
+    }
+}
+
+/// Everything a plugin might find through WASI without a grant.
+fn wasi_report(port: u16) -> Value {
+    let outcome = |r: std::io::Result<String>| match r {
+        Ok(found) => json!({"ok": found}),
+        Err(e) => json!({"denied": e.to_string()}),
+    };
+    json!({
+        "read_root": outcome(std::fs::read_dir("/").map(|d| format!("{} entries", d.count()))),
+        "read_dot": outcome(std::fs::read_dir(".").map(|d| format!("{} entries", d.count()))),
+        "open_passwd": outcome(std::fs::read_to_string("/etc/passwd")),
+        "create_file": outcome(std::fs::write("created-by-probe.txt", "x").map(|()| "written".into())),
+        "env": std::env::vars().count(),
+        "args": std::env::args().count(),
+        "cwd": outcome(std::env::current_dir().map(|p| p.display().to_string())),
+        "tcp": outcome(std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| "connected".into())),
+        "udp": outcome(std::net::UdpSocket::bind("127.0.0.1:0").map(|_| "bound".into())),
+        "dns": outcome(std::net::ToSocketAddrs::to_socket_addrs("localhost:80").map(|a| format!("{} addresses", a.count()))),
+    })
+}
+
 impl Guest for Probe {
     fn list_tools() -> Vec<Tool> {
         vec![
@@ -46,6 +81,47 @@ impl Guest for Probe {
                 "Log a line, write to stderr, then trap.",
                 json!({}),
                 &[],
+            ),
+            tool("probe_spin", "Loop forever.", json!({}), &[]),
+            tool("probe_alloc", "Allocate memory without bound.", json!({}), &[]),
+            tool("probe_recurse", "Recurse without bound.", json!({}), &[]),
+            tool("probe_unreachable", "Execute `unreachable`.", json!({}), &[]),
+            tool("probe_oob", "Read far outside linear memory.", json!({}), &[]),
+            tool(
+                "probe_result",
+                "Return a result of `bytes` bytes.",
+                json!({"bytes": {"type": "integer"}}),
+                &["bytes"],
+            ),
+            tool(
+                "probe_print",
+                "Write `bytes` bytes to stdout and stderr, then return.",
+                json!({"bytes": {"type": "integer"}}),
+                &["bytes"],
+            ),
+            tool(
+                "probe_wasi",
+                "Look for ambient authority: files, environment, arguments, sockets.",
+                json!({"port": {"type": "integer"}}),
+                &["port"],
+            ),
+            tool(
+                "probe_sample_many",
+                "Sample `count` times with `max_tokens`; return the answers.",
+                json!({"count": {"type": "integer"}, "max_tokens": {"type": "integer"}}),
+                &["count"],
+            ),
+            tool(
+                "probe_append_many",
+                "Append `count` records tagged `tag` to `path`, one append each.",
+                json!({"path": {"type": "string"}, "tag": {"type": "string"}, "count": {"type": "integer"}}),
+                &["path", "tag", "count"],
+            ),
+            tool(
+                "probe_sleep",
+                "Sleep `ms` milliseconds, then append `text` to `path`.",
+                json!({"ms": {"type": "integer"}, "path": {"type": "string"}, "text": {"type": "string"}}),
+                &["ms", "path", "text"],
             ),
         ]
     }
@@ -89,6 +165,71 @@ impl Guest for Probe {
                 logging::log(logging::Level::Warning, "about to trap");
                 eprintln!("probe stderr before the trap");
                 panic!("probe_trap was called");
+            }
+            "probe_spin" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "probe_alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
+                }
+            }
+            "probe_recurse" => Ok(recurse(std::hint::black_box(u64::MAX)).to_string()),
+            "probe_unreachable" => core::arch::wasm32::unreachable(),
+            "probe_oob" => {
+                let far = std::hint::black_box(0xFFFF_FFF0usize) as *const u8;
+                Ok(unsafe { core::ptr::read_volatile(far) }.to_string())
+            }
+            "probe_result" => Ok("r".repeat(u64_arg(&args, "bytes")? as usize)),
+            "probe_print" => {
+                let line = "p".repeat(1023);
+                for _ in 0..u64_arg(&args, "bytes")? / 1024 {
+                    println!("{line}");
+                    eprintln!("{line}");
+                }
+                Ok("printed".into())
+            }
+            "probe_wasi" => Ok(wasi_report(u64_arg(&args, "port")? as u16).to_string()),
+            "probe_sample_many" => {
+                let count = u64_arg(&args, "count")?;
+                let max_tokens = args.get("max_tokens").and_then(Value::as_u64).unwrap_or(10) as u32;
+                let mut answers = Vec::new();
+                for i in 0..count {
+                    let response = sampling::sample(&sampling::Request {
+                        messages: vec![sampling::Message {
+                            role: sampling::Role::User,
+                            content: vec![sampling::Content::Text(format!("question {i}"))],
+                        }],
+                        system_prompt: None,
+                        max_tokens,
+                        temperature: None,
+                        stop_sequences: vec![],
+                        model_preferences: None,
+                    })
+                    .map_err(|e| CallError::Failed(format!("sample {i}: {e:?}")))?;
+                    answers.push(format!("{:?}", response.content));
+                }
+                Ok(answers.join("\n"))
+            }
+            "probe_append_many" => {
+                let path = string_arg(&args, "path")?;
+                let tag = string_arg(&args, "tag")?;
+                for i in 0..u64_arg(&args, "count")? {
+                    let record = format!("{tag} {i:05} {}\n", "x".repeat(40));
+                    files::append(&path, record.as_bytes())
+                        .map_err(|e| CallError::Failed(format!("append {i}: {e:?}")))?;
+                }
+                Ok("appended".into())
+            }
+            "probe_sleep" => {
+                std::thread::sleep(std::time::Duration::from_millis(u64_arg(&args, "ms")?));
+                files::append(&string_arg(&args, "path")?, string_arg(&args, "text")?.as_bytes())
+                    .map_err(|e| CallError::Failed(format!("{e:?}")))?;
+                Ok("slept".into())
             }
             other => Err(CallError::InvalidArguments(format!("unknown tool `{other}`"))),
         }
