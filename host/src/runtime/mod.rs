@@ -144,8 +144,8 @@ impl Plugin {
             source,
             grants,
             tools: Vec::new(),
-            limits: config.limits.clone(),
-            sampling_policy: config.sampling.clone(),
+            limits: config.limits,
+            sampling_policy: config.sampling,
             in_flight: Arc::new(Semaphore::new(config.limits.concurrent_calls)),
             pre,
         };
