@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn the_embedded_default_serves_the_log_archiver_into_the_working_folder() {
@@ -94,95 +94,11 @@ async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
     );
 }
 
-/// A bare streamable-HTTP client, like many real ones: it never opens the
-/// standalone GET stream, so sampling must arrive on the tool call's own
-/// response stream.
-struct BareClient {
-    http: reqwest::Client,
-    url: String,
-    session: Option<String>,
-}
-
-impl BareClient {
-    fn post(&self, body: &Value) -> reqwest::RequestBuilder {
-        let mut request = self
-            .http
-            .post(&self.url)
-            .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json")
-            .header("mcp-protocol-version", "2025-11-25")
-            .body(body.to_string());
-        if let Some(session) = &self.session {
-            request = request.header("mcp-session-id", session);
-        }
-        request
-    }
-}
-
-/// Reads JSON-RPC messages from an SSE response body, one event at a time.
-struct EventReader {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl EventReader {
-    async fn next_message(&mut self) -> Value {
-        loop {
-            while let Some(end) = self.buffer.find("\n\n") {
-                let event: String = self.buffer.drain(..end + 2).collect();
-                let data: Vec<&str> = event
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:").map(str::trim_start))
-                    .collect();
-                if !data.is_empty() && !data.concat().is_empty() {
-                    return serde_json::from_str(&data.join("\n")).unwrap();
-                }
-            }
-            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
-                .await
-                .expect("no SSE event within 30 s: the sampling request did not arrive on the call's stream")
-                .unwrap()
-                .expect("the stream ended before the tool result");
-            self.buffer
-                .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
-        }
-    }
-}
-
 #[tokio::test]
 async fn sampling_rides_the_tool_call_stream_for_clients_without_a_get_stream() {
     let workspace = Workspace::standard();
     let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
-    let mut client = BareClient {
-        http: reqwest::Client::new(),
-        url: server.url.clone(),
-        session: None,
-    };
-
-    let init = client
-        .post(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"sampling": {}},
-                "clientInfo": {"name": "bare", "version": "1"}
-            }}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(init.status().is_success(), "{}", init.status());
-    client.session = init
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert!(client.session.is_some(), "legacy HTTP sessions have an id");
-    let _ = init.bytes().await;
-    let initialized = client
-        .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(initialized.status().is_success());
+    let client = BareClient::connect(&server.url).await;
 
     let response = client
         .post(

@@ -64,7 +64,7 @@ impl Default for Limits {
             result_bytes: 1024 * 1024,
             append_bytes: 1024 * 1024,
             quota_mib: 100,
-            concurrent_calls: 64,
+            concurrent_calls: 256,
         }
     }
 }

@@ -531,3 +531,92 @@ pub fn python_with_mcp(version: &str) -> PathBuf {
     std::fs::write(marker, version).unwrap();
     python
 }
+
+/// A bare streamable-HTTP client, like many real ones: it never opens the
+/// standalone GET stream, so sampling must arrive on the tool call's own
+/// response stream.
+pub struct BareClient {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub session: Option<String>,
+}
+
+impl BareClient {
+    /// Initialize a legacy session declaring sampling, as a bare client does.
+    pub async fn connect(url: &str) -> Self {
+        let mut client = BareClient {
+            http: reqwest::Client::new(),
+            url: url.to_string(),
+            session: None,
+        };
+        let init = client
+            .post(
+                &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {"sampling": {}},
+                    "clientInfo": {"name": "bare", "version": "1"}
+                }}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(init.status().is_success(), "{}", init.status());
+        client.session = init
+            .headers()
+            .get("mcp-session-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert!(client.session.is_some(), "legacy HTTP sessions have an id");
+        let _ = init.bytes().await;
+        let initialized = client
+            .post(&serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(initialized.status().is_success());
+        client
+    }
+
+    pub fn post(&self, body: &serde_json::Value) -> reqwest::RequestBuilder {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body.to_string());
+        if let Some(session) = &self.session {
+            request = request.header("mcp-session-id", session);
+        }
+        request
+    }
+}
+
+/// Reads JSON-RPC messages from an SSE response body, one event at a time.
+pub struct EventReader {
+    pub response: reqwest::Response,
+    pub buffer: String,
+}
+
+impl EventReader {
+    pub async fn next_message(&mut self) -> serde_json::Value {
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:").map(str::trim_start))
+                    .collect();
+                if !data.is_empty() && !data.concat().is_empty() {
+                    return serde_json::from_str(&data.join("\n")).unwrap();
+                }
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+                .await
+                .expect("no SSE event within 30 s: the sampling request did not arrive on the call's stream")
+                .unwrap()
+                .expect("the stream ended before the tool result");
+            self.buffer
+                .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+        }
+    }
+}
