@@ -4,6 +4,7 @@
 //! transport, run.
 
 mod capabilities;
+mod client;
 mod config;
 mod embedded;
 mod mrtr;
@@ -71,6 +72,34 @@ enum Command {
         #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
         max_request_bytes: usize,
     },
+    /// Call a tool and print its result, answering the server's sampling
+    /// requests with an LLM (`--llm`). Exits non-zero when the result is an error.
+    Call {
+        /// The tool to call.
+        tool: String,
+        /// An argument as key=value (repeatable). Values are text for string
+        /// parameters, JSON otherwise.
+        #[arg(long = "arg", value_name = "KEY=VALUE")]
+        args: Vec<String>,
+        /// All arguments as one JSON object (`--arg` values are added to it).
+        #[arg(long, value_name = "JSON")]
+        args_json: Option<String>,
+        #[command(flatten)]
+        target: client::Target,
+        #[command(flatten)]
+        llm: client::LlmArgs,
+        /// Print the whole tool result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a server's tools.
+    Tools {
+        #[command(flatten)]
+        target: client::Target,
+        /// Print the tools as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a config: compile every plugin, list its tools and grants.
     Check {
         #[arg(long, short, env = "WASM_MCP_CONFIG")]
@@ -80,7 +109,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // A client command's own output is the tool's; keep the log to errors.
+    let quiet = matches!(cli.command, Command::Call { .. } | Command::Tools { .. });
+    init_logging(if quiet { "error" } else { "warn,wasm_mcp=info,plugin=info" });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -92,7 +123,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -100,8 +131,17 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> Result<()> {
+async fn run(command: Command) -> Result<ExitCode> {
     match command {
+        Command::Call {
+            tool,
+            args,
+            args_json,
+            target,
+            llm,
+            json,
+        } => client::call(tool, args, args_json, target, llm, json).await,
+        Command::Tools { target, json } => client::tools(target, json).await.map(|()| ExitCode::SUCCESS),
         Command::Serve {
             config,
             listen,
@@ -125,7 +165,7 @@ async fn run(command: Command) -> Result<()> {
             );
             let server = McpServer::new(runtime, parked);
             if stdio {
-                transport::serve_stdio(server).await
+                transport::serve_stdio(server).await?;
             } else {
                 let shutdown = CancellationToken::new();
                 let on_signal = shutdown.clone();
@@ -139,14 +179,15 @@ async fn run(command: Command) -> Result<()> {
                     auth_token: auth_token.filter(|t| !t.is_empty()),
                     max_request_bytes,
                 };
-                transport::serve_http(server, listen, options, shutdown).await
+                transport::serve_http(server, listen, options, shutdown).await?;
             }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Check { config } => {
             let config = Config::load(&config)?;
             let runtime = Runtime::load(&config).await?;
             print!("{}", describe(&config, &runtime));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -185,10 +226,10 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
     out
 }
 
-fn init_logging() {
+fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("WASM_MCP_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("warn,wasm_mcp=info,plugin=info"));
+    let filter =
+        EnvFilter::try_from_env("WASM_MCP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1,0 +1,295 @@
+//! `wasm-mcp call` and `wasm-mcp tools`: the client half of sampling.
+//!
+//! Many MCP hosts cannot sample, so without a client of our own a user could
+//! not run a sampling tool from a terminal, a script or CI. This connects to
+//! a server (this binary's own by default), answers its sampling requests
+//! with an LLM provider (optionally after a person approves each one), and
+//! prints the tool's result. Both protocol eras work: session sampling, and
+//! 2026-07-28 `input_required` rounds, which rmcp's client drives.
+#![allow(deprecated)]
+
+pub mod llm;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientConfig, CreateMessageRequestParams,
+    CreateMessageResult, ErrorCode, Implementation, JsonObject, ProtocolVersion, Tool,
+};
+use rmcp::service::{RequestContext, RoleClient, RunningService};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData as McpError, ServiceExt};
+use serde_json::Value;
+
+use llm::{Provider, ProviderKind};
+
+/// Which server to talk to.
+#[derive(clap::Args)]
+pub struct Target {
+    /// A streamable HTTP server, e.g. http://127.0.0.1:8000/mcp.
+    #[arg(long, conflicts_with = "stdio")]
+    server: Option<String>,
+    /// A command that serves MCP on stdin/stdout, e.g. "python server.py".
+    #[arg(long)]
+    stdio: Option<String>,
+    /// With neither: this binary's own server (`serve --stdio`) with this config
+    /// (or the embedded log archiver).
+    #[arg(long, short, env = "WASM_MCP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Protocol era: auto (2026-07-28 if the server speaks it, else a session),
+    /// legacy (a 2025-11-25 session), or modern (2026-07-28 only).
+    #[arg(long, value_enum, default_value = "auto")]
+    protocol: Era,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Era {
+    Auto,
+    Legacy,
+    Modern,
+}
+
+/// Who answers sampling requests.
+#[derive(clap::Args)]
+pub struct LlmArgs {
+    /// The provider that answers the server's sampling requests. Without it
+    /// the client does not offer sampling.
+    #[arg(long, value_enum)]
+    llm: Option<ProviderKind>,
+    /// The model; otherwise the request's model hints, then the provider's default
+    /// (anthropic: claude-sonnet-4-5, openai: gpt-4o-mini).
+    #[arg(long)]
+    model: Option<String>,
+    /// The provider's API base URL (e.g. http://localhost:11434/v1 for Ollama).
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Show each sampling request and ask before sending it; a refusal reaches
+    /// the server as the user's decline.
+    #[arg(long)]
+    approve: bool,
+    /// Seconds to wait for one provider answer.
+    #[arg(long, default_value_t = 120)]
+    llm_timeout: u64,
+    /// Retries on 429 and 5xx answers.
+    #[arg(long, default_value_t = 3)]
+    llm_retries: u32,
+}
+
+/// Answers sampling requests with a provider, after approval if asked.
+struct SamplingBridge {
+    provider: Option<Arc<Provider>>,
+    approve: bool,
+    tool: String,
+    era: Era,
+}
+
+impl ClientHandler for SamplingBridge {
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        let Some(provider) = &self.provider else {
+            return Err(McpError::invalid_request("this client does not sample (no --llm)", None));
+        };
+        if self.approve && !ask_approval(&self.tool, &params).await {
+            return Err(McpError::new(ErrorCode(-1), "User rejected sampling request", None));
+        }
+        if provider.kind() != ProviderKind::Human {
+            eprintln!("[wasm-mcp] `{}` asked the LLM ({} max tokens)...", self.tool, params.max_tokens);
+        }
+        provider
+            .complete(&params)
+            .await
+            .map_err(|e| McpError::internal_error(format!("{e:#}"), None))
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = if self.provider.is_some() {
+            ClientCapabilities::builder().enable_sampling().build()
+        } else {
+            ClientCapabilities::default()
+        };
+        let mut config = ClientConfig::new(
+            capabilities,
+            Implementation::new("wasm-mcp-call", env!("CARGO_PKG_VERSION")),
+        );
+        if matches!(self.era, Era::Legacy | Era::Auto) {
+            config.protocol_version = ProtocolVersion::V_2025_11_25;
+        }
+        config
+    }
+}
+
+/// Show the request on stderr and read y/n from stdin.
+async fn ask_approval(tool: &str, request: &CreateMessageRequestParams) -> bool {
+    eprintln!("\nTool `{tool}` asks your LLM:\n{}", llm::describe(request));
+    eprint!("Send it? [y/N] ");
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await;
+    matches!(answer, Ok(Ok(line)) if matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+type Session = RunningService<RoleClient, SamplingBridge>;
+
+async fn connect(target: &Target, bridge: SamplingBridge) -> Result<Session> {
+    let lifecycle = match target.protocol {
+        Era::Auto => ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        },
+        Era::Legacy => ClientLifecycleMode::Initialize,
+        Era::Modern => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
+    };
+    if let Some(url) = &target.server {
+        let transport = StreamableHttpClientTransport::from_uri(url.as_str());
+        return bridge
+            .serve_with_lifecycle(transport, lifecycle)
+            .await
+            .with_context(|| format!("cannot connect to the MCP server at {url}"));
+    }
+    let mut command = match &target.stdio {
+        Some(line) => {
+            let words = shell_words::split(line).context("cannot parse --stdio")?;
+            let (program, args) = words.split_first().ok_or_else(|| anyhow!("--stdio is empty"))?;
+            let mut command = tokio::process::Command::new(program);
+            command.args(args);
+            command
+        }
+        None => {
+            let me = std::env::current_exe().context("cannot find this executable")?;
+            let mut command = tokio::process::Command::new(me);
+            command.args(["serve", "--stdio"]);
+            if let Some(config) = &target.config {
+                command.arg("--config").arg(config);
+            }
+            command
+        }
+    };
+    command.env("WASM_MCP_LOG", std::env::var("WASM_MCP_LOG").unwrap_or_else(|_| "warn".into()));
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .context("cannot start the MCP server")?;
+    let served = match lifecycle {
+        ClientLifecycleMode::Initialize => bridge.serve(transport).await,
+        lifecycle => bridge.serve_with_lifecycle(transport, lifecycle).await,
+    };
+    served.context("the MCP handshake with the server failed")
+}
+
+/// `wasm-mcp call`.
+pub async fn call(
+    tool: String,
+    args: Vec<String>,
+    args_json: Option<String>,
+    target: Target,
+    llm: LlmArgs,
+    json: bool,
+) -> Result<ExitCode> {
+    let provider = llm
+        .llm
+        .map(|kind| {
+            Provider::new(
+                kind,
+                llm.model.clone(),
+                llm.base_url.clone(),
+                Duration::from_secs(llm.llm_timeout),
+                llm.llm_retries,
+            )
+        })
+        .transpose()?
+        .map(Arc::new);
+    let bridge = SamplingBridge {
+        provider,
+        approve: llm.approve,
+        tool: tool.clone(),
+        era: target.protocol,
+    };
+    let session = connect(&target, bridge).await?;
+    let tools = session.list_all_tools().await.context("tools/list failed")?;
+    let Some(described) = tools.iter().find(|t| t.name == tool) else {
+        let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+        bail!("the server has no tool `{tool}`; it has: {}", names.join(", "));
+    };
+    let arguments = build_arguments(described, &args, args_json.as_deref())?;
+    let result = session
+        .call_tool(CallToolRequestParams::new(tool.clone()).with_arguments(arguments))
+        .await
+        .map_err(|e| anyhow!("tools/call {tool} failed: {e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        for block in &result.content {
+            if let Some(text) = block.as_text() {
+                println!("{}", text.text);
+            }
+        }
+    }
+    let _ = session.cancel().await;
+    Ok(if result.is_error == Some(true) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `wasm-mcp tools`.
+pub async fn tools(target: Target, json: bool) -> Result<()> {
+    let bridge = SamplingBridge {
+        provider: None,
+        approve: false,
+        tool: String::new(),
+        era: target.protocol,
+    };
+    let session = connect(&target, bridge).await?;
+    let tools = session.list_all_tools().await.context("tools/list failed")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&tools)?);
+    } else {
+        for tool in &tools {
+            println!("{}: {}", tool.name, tool.description.as_deref().unwrap_or(""));
+            let properties = tool.input_schema.get("properties").and_then(Value::as_object);
+            for (name, schema) in properties.into_iter().flatten() {
+                let kind = schema.get("type").and_then(Value::as_str).unwrap_or("any");
+                println!("    --arg {name}=<{kind}>");
+            }
+        }
+    }
+    let _ = session.cancel().await;
+    Ok(())
+}
+
+/// Arguments from `--args-json` and `--arg key=value`; a value is taken as
+/// text when the tool's schema says `string`, else parsed as JSON if it can be.
+fn build_arguments(tool: &Tool, args: &[String], args_json: Option<&str>) -> Result<JsonObject> {
+    let mut arguments = match args_json {
+        Some(text) => match serde_json::from_str(text).context("--args-json is not valid JSON")? {
+            Value::Object(object) => object,
+            _ => bail!("--args-json must be a JSON object"),
+        },
+        None => JsonObject::new(),
+    };
+    for arg in args {
+        let (key, value) = arg
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--arg {arg:?} must look like key=value"))?;
+        let declared = tool.input_schema["properties"][key]["type"].as_str();
+        let value = if declared == Some("string") {
+            Value::String(value.to_string())
+        } else {
+            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()))
+        };
+        arguments.insert(key.to_string(), value);
+    }
+    Ok(arguments)
+}
