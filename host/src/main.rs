@@ -109,9 +109,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One TLS crypto provider for every HTTP client (rmcp's and the LLM APIs').
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // A client command's own output is the tool's; keep the log to errors.
     let quiet = matches!(cli.command, Command::Call { .. } | Command::Tools { .. });
-    init_logging(if quiet { "error" } else { "warn,wasm_mcp=info,plugin=info" });
+    init_logging(if quiet {
+        "error"
+    } else {
+        "warn,wasm_mcp=info,plugin=info"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -141,7 +147,9 @@ async fn run(command: Command) -> Result<ExitCode> {
             llm,
             json,
         } => client::call(tool, args, args_json, target, llm, json).await,
-        Command::Tools { target, json } => client::tools(target, json).await.map(|()| ExitCode::SUCCESS),
+        Command::Tools { target, json } => client::tools(target, json)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Serve {
             config,
             listen,

@@ -360,6 +360,8 @@ impl HttpServer {
     }
 
     pub fn start_with(config: Option<&Path>, cwd: &Path, extra_args: &[&str]) -> Self {
+        // HTTP clients in tests (rmcp's and raw reqwest) need a TLS provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut command = Command::new(binary());
         command
             .current_dir(cwd)

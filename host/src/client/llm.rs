@@ -60,7 +60,6 @@ impl Provider {
             ProviderKind::Openai => (key("OPENAI_API_KEY"), "https://api.openai.com/v1"),
             ProviderKind::Human => (None, ""),
         };
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -83,7 +82,10 @@ impl Provider {
     }
 
     /// Answer one sampling request.
-    pub async fn complete(&self, request: &CreateMessageRequestParams) -> Result<CreateMessageResult> {
+    pub async fn complete(
+        &self,
+        request: &CreateMessageRequestParams,
+    ) -> Result<CreateMessageResult> {
         match self.kind {
             ProviderKind::Anthropic => self.anthropic(request).await,
             ProviderKind::Openai => self.openai(request).await,
@@ -103,8 +105,12 @@ impl Provider {
             .and_then(|hints| hints.iter().find_map(|h| h.name.clone()));
         match (self.kind, hint) {
             (ProviderKind::Anthropic, Some(hint)) if hint.starts_with("claude-") => hint,
-            (ProviderKind::Anthropic, Some(hint)) if hint.contains("haiku") => "claude-haiku-4-5".into(),
-            (ProviderKind::Anthropic, Some(hint)) if hint.contains("opus") => "claude-opus-4-1".into(),
+            (ProviderKind::Anthropic, Some(hint)) if hint.contains("haiku") => {
+                "claude-haiku-4-5".into()
+            }
+            (ProviderKind::Anthropic, Some(hint)) if hint.contains("opus") => {
+                "claude-opus-4-1".into()
+            }
             (ProviderKind::Openai, Some(hint)) => hint,
             _ => default.to_string(),
         }
@@ -151,12 +157,18 @@ impl Provider {
         let stop = match response["stop_reason"].as_str() {
             Some("end_turn") => Some(CreateMessageResult::STOP_REASON_END_TURN.to_string()),
             Some("max_tokens") => Some(CreateMessageResult::STOP_REASON_END_MAX_TOKEN.to_string()),
-            Some("stop_sequence") => Some(CreateMessageResult::STOP_REASON_END_SEQUENCE.to_string()),
+            Some("stop_sequence") => {
+                Some(CreateMessageResult::STOP_REASON_END_SEQUENCE.to_string())
+            }
             Some("tool_use") => Some(CreateMessageResult::STOP_REASON_TOOL_USE.to_string()),
             Some(other) => Some(other.to_string()),
             None => None,
         };
-        Ok(result(text, response["model"].as_str().unwrap_or("anthropic"), stop))
+        Ok(result(
+            text,
+            response["model"].as_str().unwrap_or("anthropic"),
+            stop,
+        ))
     }
 
     async fn openai(&self, request: &CreateMessageRequestParams) -> Result<CreateMessageResult> {
@@ -189,9 +201,9 @@ impl Provider {
             })
             .await?;
         let choice = &response["choices"][0];
-        let text = choice["message"]["content"]
-            .as_str()
-            .ok_or_else(|| anyhow!("the Chat Completions API answered without `choices[0].message.content`"))?;
+        let text = choice["message"]["content"].as_str().ok_or_else(|| {
+            anyhow!("the Chat Completions API answered without `choices[0].message.content`")
+        })?;
         let stop = match choice["finish_reason"].as_str() {
             Some("stop") => Some(CreateMessageResult::STOP_REASON_END_TURN.to_string()),
             Some("length") => Some(CreateMessageResult::STOP_REASON_END_MAX_TOKEN.to_string()),
@@ -199,7 +211,11 @@ impl Provider {
             Some(other) => Some(other.to_string()),
             None => None,
         };
-        Ok(result(text.to_string(), response["model"].as_str().unwrap_or("openai"), stop))
+        Ok(result(
+            text.to_string(),
+            response["model"].as_str().unwrap_or("openai"),
+            stop,
+        ))
     }
 
     /// POST with bounded retries on 429 and 5xx, honouring `Retry-After`.
@@ -209,7 +225,10 @@ impl Provider {
             let outcome = build().send().await;
             let retry_in = match outcome {
                 Ok(response) if response.status().is_success() => {
-                    return response.json().await.context("the provider answered with invalid JSON");
+                    return response
+                        .json()
+                        .await
+                        .context("the provider answered with invalid JSON");
                 }
                 Ok(response) => {
                     let status = response.status();
@@ -227,7 +246,11 @@ impl Provider {
                     bail!("the {:?} API did not answer in time ({error})", self.kind)
                 }
                 Err(error) if attempt < self.max_retries && error.is_connect() => backoff(attempt),
-                Err(error) => bail!("cannot reach the {:?} API at {}: {error}", self.kind, self.base_url),
+                Err(error) => bail!(
+                    "cannot reach the {:?} API at {}: {error}",
+                    self.kind,
+                    self.base_url
+                ),
             };
             attempt += 1;
             tokio::time::sleep(retry_in).await;
@@ -242,12 +265,20 @@ fn backoff(attempt: u32) -> Duration {
 
 /// `Retry-After` in seconds, capped at a minute.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let seconds: f64 = response.headers().get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    let seconds: f64 = response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(Duration::from_secs_f64(seconds.clamp(0.0, 60.0)))
 }
 
 fn result(text: String, model: &str, stop: Option<String>) -> CreateMessageResult {
-    let mut result = CreateMessageResult::new(SamplingMessage::assistant_text(text), model.to_string());
+    let mut result =
+        CreateMessageResult::new(SamplingMessage::assistant_text(text), model.to_string());
     result.stop_reason = stop;
     result
 }
@@ -270,7 +301,9 @@ fn anthropic_message(message: &SamplingMessage) -> Result<Value> {
                 "source": {"type": "base64", "media_type": i.mime_type, "data": i.data}
             })),
             SamplingMessageContentBlock::Audio(_) => {
-                bail!("the Anthropic API does not accept audio; use --llm openai with an audio model")
+                bail!(
+                    "the Anthropic API does not accept audio; use --llm openai with an audio model"
+                )
             }
             _ => bail!("tool use in sampling is not supported by `wasm-mcp call`"),
         })
@@ -315,7 +348,11 @@ async fn human(request: &CreateMessageRequestParams) -> Result<CreateMessageResu
         std::io::Result::Ok(lines.join("\n"))
     })
     .await??;
-    Ok(result(answer, "human", Some(CreateMessageResult::STOP_REASON_END_TURN.to_string())))
+    Ok(result(
+        answer,
+        "human",
+        Some(CreateMessageResult::STOP_REASON_END_TURN.to_string()),
+    ))
 }
 
 /// What a sampling request asks, for a person to read.

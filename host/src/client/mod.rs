@@ -22,7 +22,9 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, RoleClient, RunningService};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData as McpError, ServiceExt};
+use rmcp::{
+    ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData as McpError, ServiceExt,
+};
 use serde_json::Value;
 
 use llm::{Provider, ProviderKind};
@@ -94,13 +96,23 @@ impl ClientHandler for SamplingBridge {
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, McpError> {
         let Some(provider) = &self.provider else {
-            return Err(McpError::invalid_request("this client does not sample (no --llm)", None));
+            return Err(McpError::invalid_request(
+                "this client does not sample (no --llm)",
+                None,
+            ));
         };
         if self.approve && !ask_approval(&self.tool, &params).await {
-            return Err(McpError::new(ErrorCode(-1), "User rejected sampling request", None));
+            return Err(McpError::new(
+                ErrorCode(-1),
+                "User rejected sampling request",
+                None,
+            ));
         }
         if provider.kind() != ProviderKind::Human {
-            eprintln!("[wasm-mcp] `{}` asked the LLM ({} max tokens)...", self.tool, params.max_tokens);
+            eprintln!(
+                "[wasm-mcp] `{}` asked the LLM ({} max tokens)...",
+                self.tool, params.max_tokens
+            );
         }
         provider
             .complete(&params)
@@ -160,7 +172,9 @@ async fn connect(target: &Target, bridge: SamplingBridge) -> Result<Session> {
     let mut command = match &target.stdio {
         Some(line) => {
             let words = shell_words::split(line).context("cannot parse --stdio")?;
-            let (program, args) = words.split_first().ok_or_else(|| anyhow!("--stdio is empty"))?;
+            let (program, args) = words
+                .split_first()
+                .ok_or_else(|| anyhow!("--stdio is empty"))?;
             let mut command = tokio::process::Command::new(program);
             command.args(args);
             command
@@ -175,7 +189,10 @@ async fn connect(target: &Target, bridge: SamplingBridge) -> Result<Session> {
             command
         }
     };
-    command.env("WASM_MCP_LOG", std::env::var("WASM_MCP_LOG").unwrap_or_else(|_| "warn".into()));
+    command.env(
+        "WASM_MCP_LOG",
+        std::env::var("WASM_MCP_LOG").unwrap_or_else(|_| "warn".into()),
+    );
     let (transport, _) = TokioChildProcess::builder(command)
         .stderr(std::process::Stdio::inherit())
         .spawn()
@@ -216,10 +233,16 @@ pub async fn call(
         era: target.protocol,
     };
     let session = connect(&target, bridge).await?;
-    let tools = session.list_all_tools().await.context("tools/list failed")?;
+    let tools = session
+        .list_all_tools()
+        .await
+        .context("tools/list failed")?;
     let Some(described) = tools.iter().find(|t| t.name == tool) else {
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        bail!("the server has no tool `{tool}`; it has: {}", names.join(", "));
+        bail!(
+            "the server has no tool `{tool}`; it has: {}",
+            names.join(", ")
+        );
     };
     let arguments = build_arguments(described, &args, args_json.as_deref())?;
     let result = session
@@ -252,13 +275,23 @@ pub async fn tools(target: Target, json: bool) -> Result<()> {
         era: target.protocol,
     };
     let session = connect(&target, bridge).await?;
-    let tools = session.list_all_tools().await.context("tools/list failed")?;
+    let tools = session
+        .list_all_tools()
+        .await
+        .context("tools/list failed")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&tools)?);
     } else {
         for tool in &tools {
-            println!("{}: {}", tool.name, tool.description.as_deref().unwrap_or(""));
-            let properties = tool.input_schema.get("properties").and_then(Value::as_object);
+            println!(
+                "{}: {}",
+                tool.name,
+                tool.description.as_deref().unwrap_or("")
+            );
+            let properties = tool
+                .input_schema
+                .get("properties")
+                .and_then(Value::as_object);
             for (name, schema) in properties.into_iter().flatten() {
                 let kind = schema.get("type").and_then(Value::as_str).unwrap_or("any");
                 println!("    --arg {name}=<{kind}>");
