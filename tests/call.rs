@@ -112,6 +112,7 @@ async fn wasm_mcp(
     let stdin = stdin.to_string();
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(binary())
+            .env("WASM_MCP_CACHE_DIR", test_cache_dir())
             .current_dir(cwd)
             .args(args)
             .env_remove("ANTHROPIC_API_KEY")

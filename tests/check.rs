@@ -9,6 +9,7 @@ use common::*;
 
 fn check(workspace: &Workspace) -> Output {
     Command::new(binary())
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
         .current_dir(workspace.dir.path())
         .args(["check", "--config"])
         .arg(workspace.config())
@@ -162,6 +163,7 @@ fn an_escaping_grant_is_refused() {
 fn serve_refuses_a_bad_config_at_start_instead_of_serving() {
     let workspace = Workspace::with_config("[[plugin]]\ncomponent = \"nowhere.wasm\"\n");
     let output = Command::new(binary())
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
         .current_dir(workspace.dir.path())
         .args(["serve", "--stdio", "--config"])
         .arg(workspace.config())
@@ -174,4 +176,43 @@ fn serve_refuses_a_bad_config_at_start_instead_of_serving() {
         output.stdout.is_empty(),
         "nothing may reach the stdio transport"
     );
+}
+
+#[test]
+fn check_warms_the_compile_cache_and_corrupt_entries_are_rebuilt() {
+    let workspace = Workspace::standard();
+    let cache = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let output = Command::new(binary())
+            .current_dir(workspace.dir.path())
+            .env("WASM_MCP_LOG", "wasm_mcp_host=debug")
+            .args(["check", "--config"])
+            .arg(workspace.config())
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        stderr
+    };
+    let cache_arg = ["--cache-dir", cache.path().to_str().unwrap()];
+    let cold = run(&cache_arg);
+    assert_eq!(cold.matches("origin=Compiled").count(), 3, "{cold}");
+    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(entries.len(), 3, "one entry per plugin");
+
+    let warm = run(&cache_arg);
+    assert_eq!(warm.matches("origin=Cached").count(), 3, "{warm}");
+
+    let mut bytes = std::fs::read(&entries[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&entries[0], &bytes).unwrap();
+    let repaired = run(&cache_arg);
+    assert!(repaired.contains("discarding a corrupt cache entry"), "{repaired}");
+    assert_eq!(repaired.matches("origin=Compiled").count(), 1, "{repaired}");
+    assert_eq!(run(&cache_arg).matches("origin=Cached").count(), 3);
+
+    let uncached = run(&["--no-cache"]);
+    assert_eq!(uncached.matches("origin=Compiled").count(), 3, "{uncached}");
 }

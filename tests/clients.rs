@@ -311,6 +311,7 @@ async fn a_bearer_token_is_required_on_every_request_when_set() {
 fn garbage_and_unknown_methods_over_stdio_get_errors_not_a_crash() {
     let workspace = Workspace::standard();
     let mut child = Command::new(binary())
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
         .current_dir(workspace.dir.path())
         .args(["serve", "--stdio", "--config"])
         .arg(workspace.config())

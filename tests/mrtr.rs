@@ -461,6 +461,7 @@ fn the_python_sdk_2_default_client_completes_process_log_entry() {
     let python = python_with_mcp("2.3.0");
     let run = |args: &[&str], cwd: &std::path::Path| -> Vec<Value> {
         let output = std::process::Command::new(&python)
+            .env("WASM_MCP_CACHE_DIR", test_cache_dir())
             .current_dir(cwd)
             .arg(repo_root().join("tests/python/sampling_client.py"))
             .args(args)

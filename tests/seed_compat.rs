@@ -20,6 +20,7 @@ const SEED_SDK: &str = "1.30.0";
 /// Run the scripted Python client; return its sampling requests and result.
 fn run_client(python: &Path, args: &[&str], cwd: &Path) -> (Vec<Value>, Value) {
     let output = Command::new(python)
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
         .current_dir(cwd)
         .arg(repo_root().join("tests/python/sampling_client.py"))
         .args(args)

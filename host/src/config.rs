@@ -17,6 +17,8 @@ pub struct Config {
     /// Where the config came from, for messages (`embedded default` or a path).
     pub origin: String,
     pub plugins: Vec<PluginConfig>,
+    /// The compile cache folder, if the config names one.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// One plugin: its component, its grants, its limits.
@@ -136,6 +138,7 @@ impl Grant {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    cache_dir: Option<PathBuf>,
     #[serde(default, rename = "plugin")]
     plugins: Vec<RawPlugin>,
 }
@@ -223,6 +226,7 @@ impl Config {
         Ok(Config {
             origin: origin.to_string(),
             plugins,
+            cache_dir: raw.cache_dir.map(|dir| base.join(dir)),
         })
     }
 }

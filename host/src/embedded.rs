@@ -27,5 +27,6 @@ pub fn default_config() -> Result<Config> {
             limits: Limits::default(),
             sampling: SamplingPolicy::default(),
         }],
+        cache_dir: None,
     })
 }

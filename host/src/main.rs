@@ -3,15 +3,6 @@
 //! This file is the command line only: parse, load the config, pick a
 //! transport, run.
 
-mod capabilities;
-mod client;
-mod config;
-mod embedded;
-mod mrtr;
-mod runtime;
-mod server;
-mod transport;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,9 +12,11 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use crate::runtime::Runtime;
-use crate::server::McpServer;
+use wasm_mcp_host::config::Config;
+use wasm_mcp_host::runtime::cache::CompileCache;
+use wasm_mcp_host::runtime::{Allocator, Runtime, RuntimeOptions};
+use wasm_mcp_host::server::McpServer;
+use wasm_mcp_host::{client, embedded, mrtr, transport};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +27,39 @@ use crate::server::McpServer;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// How plugins are compiled and instantiated.
+#[derive(clap::Args)]
+struct RuntimeArgs {
+    /// Keep compiled plugins in this folder (default: the config's `cache_dir`,
+    /// else $WASM_MCP_CACHE_DIR, $XDG_CACHE_HOME/wasm-mcp or ~/.cache/wasm-mcp).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every plugin at start; read and write no cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
+    /// Instance allocator: pooling is fastest; auto uses it when the address space allows.
+    #[arg(long, value_enum, default_value = "auto")]
+    allocator: Allocator,
+}
+
+impl RuntimeArgs {
+    fn options(&self, config: &Config) -> RuntimeOptions {
+        let cache = if self.no_cache {
+            None
+        } else {
+            self.cache_dir
+                .clone()
+                .or_else(|| config.cache_dir.clone())
+                .or_else(CompileCache::default_dir)
+                .map(CompileCache::new)
+        };
+        RuntimeOptions {
+            cache,
+            allocator: self.allocator,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -71,6 +97,8 @@ enum Command {
         /// The largest HTTP request body accepted, in bytes.
         #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
         max_request_bytes: usize,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
     },
     /// Call a tool and print its result, answering the server's sampling
     /// requests with an LLM (`--llm`). Exits non-zero when the result is an error.
@@ -104,6 +132,8 @@ enum Command {
     Check {
         #[arg(long, short, env = "WASM_MCP_CONFIG")]
         config: PathBuf,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
     },
 }
 
@@ -160,12 +190,13 @@ async fn run(command: Command) -> Result<ExitCode> {
             allowed_hosts,
             allowed_origins,
             max_request_bytes,
+            runtime: runtime_args,
         } => {
             let config = match config {
                 Some(path) => Config::load(&path)?,
                 None => embedded::default_config()?,
             };
-            let runtime = Arc::new(Runtime::load(&config).await?);
+            let runtime = Arc::new(Runtime::load(&config, &runtime_args.options(&config)).await?);
             tracing::info!(config = %config.origin, plugins = runtime.plugins().len(), tools = runtime.tools().count(), "loaded");
             let parked = mrtr::ParkedCalls::new(
                 std::time::Duration::from_secs(parked_call_ttl.max(1)),
@@ -191,9 +222,12 @@ async fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config } => {
+        Command::Check {
+            config,
+            runtime: runtime_args,
+        } => {
             let config = Config::load(&config)?;
-            let runtime = Runtime::load(&config).await?;
+            let runtime = Runtime::load(&config, &runtime_args.options(&config)).await?;
             print!("{}", describe(&config, &runtime));
             Ok(ExitCode::SUCCESS)
         }

@@ -25,6 +25,11 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_wasm-mcp")
 }
 
+/// The compile cache the servers under test use (never the user's own).
+pub fn test_cache_dir() -> PathBuf {
+    repo_root().join("target/test-compile-cache")
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -331,6 +336,7 @@ pub async fn connect_stdio_with(
     serve_args: &[&str],
 ) -> Client {
     let mut command = tokio::process::Command::new(binary());
+    command.env("WASM_MCP_CACHE_DIR", test_cache_dir());
     command
         .current_dir(cwd)
         .arg("serve")
@@ -363,6 +369,7 @@ impl HttpServer {
         // HTTP clients in tests (rmcp's and raw reqwest) need a TLS provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut command = Command::new(binary());
+        command.env("WASM_MCP_CACHE_DIR", test_cache_dir());
         command
             .current_dir(cwd)
             .args(["serve", "--listen", "127.0.0.1:0"])

@@ -3,6 +3,7 @@
 //! empty WASI context, so no call can see another's memory or state and a
 //! trap ends only that call.
 
+pub mod cache;
 mod cpu;
 mod output;
 mod state;
@@ -15,7 +16,12 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use rmcp::model::{JsonObject, Tool};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config as EngineConfig, Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{
+    Config as EngineConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    Trap, UpdateDeadline,
+};
+
+use cache::{CompileCache, Origin};
 
 use crate::capabilities::files::Grants;
 use crate::config::{ComponentSource, Config, Limits, PluginConfig, SamplingPolicy};
@@ -70,18 +76,48 @@ pub enum CallFailure {
 pub struct Runtime {
     plugins: Vec<Arc<Plugin>>,
     by_tool: HashMap<String, (usize, usize)>,
+    /// Which instance allocator the engine got.
+    pub allocator: Allocator,
+}
+
+/// How instances get their memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Allocator {
+    /// The pooling allocator when the address space allows it, else on demand.
+    Auto,
+    /// Preallocated slots, sized from the plugins' concurrency limits: the
+    /// fastest instantiation.
+    Pooling,
+    /// mmap per instance.
+    OnDemand,
+}
+
+/// How to build the runtime.
+#[derive(Clone, Debug)]
+pub struct RuntimeOptions {
+    pub cache: Option<CompileCache>,
+    pub allocator: Allocator,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            cache: CompileCache::default_dir().map(CompileCache::new),
+            allocator: Allocator::Auto,
+        }
+    }
 }
 
 impl Runtime {
     /// Compile and pre-instantiate every plugin of `config`, list their tools
     /// and open their grants. Fails on the first problem, naming the plugin.
-    pub async fn load(config: &Config) -> Result<Runtime> {
-        let engine = new_engine()?;
+    pub async fn load(config: &Config, options: &RuntimeOptions) -> Result<Runtime> {
+        let (engine, allocator) = new_engine(config, options.allocator)?;
         let linker = new_linker(&engine)?;
         let mut plugins: Vec<Arc<Plugin>> = Vec::with_capacity(config.plugins.len());
         let mut by_tool: HashMap<String, (usize, usize)> = HashMap::new();
         for plugin_config in &config.plugins {
-            let plugin = Plugin::load(&engine, &linker, plugin_config)
+            let plugin = Plugin::load(&engine, &linker, plugin_config, options.cache.as_ref())
                 .await
                 .with_context(|| format!("plugin `{}`", plugin_config.name))?;
             let index = plugins.len();
@@ -99,7 +135,11 @@ impl Runtime {
             }
             plugins.push(Arc::new(plugin));
         }
-        Ok(Runtime { plugins, by_tool })
+        Ok(Runtime {
+            plugins,
+            by_tool,
+            allocator,
+        })
     }
 
     pub fn plugins(&self) -> &[Arc<Plugin>] {
@@ -124,9 +164,12 @@ impl Plugin {
         engine: &Engine,
         linker: &Linker<CallState>,
         config: &PluginConfig,
+        cache: Option<&CompileCache>,
     ) -> Result<Plugin> {
         let source = config.component.to_string();
-        let component = compile(engine, &config.component)?;
+        let started = std::time::Instant::now();
+        let (component, origin) = compile(engine, &config.component, cache)?;
+        tracing::debug!(plugin = %config.name, ?origin, ms = started.elapsed().as_secs_f64() * 1000.0, "component ready");
         let pre = linker.instantiate_pre(&component).map_err(|e| {
             anyhow!(
                 "component {source} needs imports this host does not provide (it must target the `wasm-mcp:plugin/tool-plugin` world and WASI 0.2 only): {e:#}"
@@ -284,7 +327,11 @@ fn classify_trap(state: &CallState, error: &wasmtime::Error) -> CallFailure {
     }
 }
 
-fn compile(engine: &Engine, source: &ComponentSource) -> Result<Component> {
+fn compile(
+    engine: &Engine,
+    source: &ComponentSource,
+    cache: Option<&CompileCache>,
+) -> Result<(Component, Origin)> {
     let bytes: std::borrow::Cow<'_, [u8]> = match source {
         ComponentSource::File(path) => std::fs::read(path)
             .with_context(|| {
@@ -306,7 +353,13 @@ fn compile(engine: &Engine, source: &ComponentSource) -> Result<Component> {
             "{source} is a core WebAssembly module, not a component: build it for `wasm32-wasip2` (or run `wasm-tools component new` on it)"
         );
     }
-    Component::new(engine, &bytes).map_err(|e| anyhow!("cannot compile component {source}: {e:#}"))
+    let compiled = match cache {
+        Some(cache) => cache.load(engine, &bytes),
+        None => Component::new(engine, &bytes)
+            .map(|c| (c, Origin::Compiled))
+            .map_err(Into::into),
+    };
+    compiled.map_err(|e| anyhow!("cannot compile component {source}: {e:#}"))
 }
 
 /// Core modules have version 1 in the header; components use a layer field.
@@ -330,13 +383,65 @@ fn validate_tool_name(name: &str) -> Result<()> {
 }
 
 /// The engine, with epoch interruption driven by a ticker thread that lives
-/// as long as the engine does.
-fn new_engine() -> Result<Engine> {
-    let mut config = EngineConfig::new();
-    config.wasm_component_model(true);
-    config.epoch_interruption(true);
-    let engine =
-        Engine::new(&config).map_err(|e| anyhow!("cannot create the wasmtime engine: {e:#}"))?;
+/// as long as the engine does, and the pooling allocator when asked or when
+/// `auto` finds the address space for it.
+fn new_engine(plugins: &Config, allocator: Allocator) -> Result<(Engine, Allocator)> {
+    let base = || {
+        let mut config = EngineConfig::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config
+    };
+    let pooled = || {
+        let mut config = base();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_for(plugins)));
+        Engine::new(&config)
+    };
+    let (engine, allocator) = match allocator {
+        Allocator::Pooling => (
+            pooled().map_err(|e| anyhow!("cannot set up the pooling allocator: {e:#}"))?,
+            Allocator::Pooling,
+        ),
+        Allocator::Auto => match pooled() {
+            Ok(engine) => (engine, Allocator::Pooling),
+            Err(error) => {
+                tracing::info!("pooling allocator unavailable, allocating on demand: {error:#}");
+                (Engine::new(&base())?, Allocator::OnDemand)
+            }
+        },
+        Allocator::OnDemand => (Engine::new(&base())?, Allocator::OnDemand),
+    };
+    let engine = spawn_epoch_ticker(engine)?;
+    Ok((engine, allocator))
+}
+
+/// Pool slots for every call the config allows at once (plus load-time
+/// listing), each as large as the largest memory limit.
+fn pooling_for(config: &Config) -> PoolingAllocationConfig {
+    let instances: u32 = config
+        .plugins
+        .iter()
+        .map(|p| p.limits.concurrent_calls as u32)
+        .sum::<u32>()
+        .saturating_add(8);
+    let max_memory_mib = config
+        .plugins
+        .iter()
+        .map(|p| p.limits.memory_mib)
+        .max()
+        .unwrap_or(64);
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(4))
+        .total_memories(instances.saturating_mul(2))
+        .total_tables(instances.saturating_mul(4))
+        .total_stacks(instances)
+        .max_memory_size((max_memory_mib * 1024 * 1024) as usize);
+    pooling
+}
+
+fn spawn_epoch_ticker(engine: Engine) -> Result<Engine> {
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("wasm-mcp-epoch".into())

@@ -1,0 +1,11 @@
+//! The `wasm-mcp` host as a library: what the binary (`main.rs`) and the
+//! benchmarks (`benches/`) share.
+
+pub mod capabilities;
+pub mod client;
+pub mod config;
+pub mod embedded;
+pub mod mrtr;
+pub mod runtime;
+pub mod server;
+pub mod transport;
