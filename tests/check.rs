@@ -198,7 +198,11 @@ fn check_warms_the_compile_cache_and_corrupt_entries_are_rebuilt() {
     let cache_arg = ["--cache-dir", cache.path().to_str().unwrap()];
     let cold = run(&cache_arg);
     assert_eq!(cold.matches("origin=Compiled").count(), 3, "{cold}");
-    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().map(|e| e.path()).collect();
+    let entries: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert_eq!(entries.len(), 3, "one entry per plugin");
 
     let warm = run(&cache_arg);
@@ -209,7 +213,10 @@ fn check_warms_the_compile_cache_and_corrupt_entries_are_rebuilt() {
     bytes[middle] ^= 0x55;
     std::fs::write(&entries[0], &bytes).unwrap();
     let repaired = run(&cache_arg);
-    assert!(repaired.contains("discarding a corrupt cache entry"), "{repaired}");
+    assert!(
+        repaired.contains("discarding a corrupt cache entry"),
+        "{repaired}"
+    );
     assert_eq!(repaired.matches("origin=Compiled").count(), 1, "{repaired}");
     assert_eq!(run(&cache_arg).matches("origin=Cached").count(), 3);
 

@@ -292,3 +292,39 @@ async fn the_sampling_request_carries_what_the_plugin_asked() {
     assert_eq!(asked[0].max_tokens, 7);
     assert_eq!(client.prompts(), ["hello"]);
 }
+
+#[tokio::test]
+async fn one_component_can_be_loaded_twice_under_tool_prefixes() {
+    let archiver = component("log-archiver");
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\nname = \"ops\"\ntool_prefix = \"ops_\"\ncomponent = {archiver:?}\nappend = [\"incident_report.txt\"]\n\
+         [[plugin]]\nname = \"dev\"\ntool_prefix = \"dev_\"\ncomponent = {archiver:?}\nappend = [\"incident_report.txt\"]\n"
+    ));
+    let session = open(
+        Transport::Stdio,
+        &workspace,
+        ScriptedClient::replying("prefixed"),
+    )
+    .await;
+    let mut names: Vec<_> = session
+        .client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["dev_process_log_entry", "ops_process_log_entry"]);
+    let result = call(
+        &session.client,
+        "dev_process_log_entry",
+        json!({"log_line": "x"}),
+    )
+    .await;
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    assert_eq!(
+        workspace.read("incident_report.txt"),
+        Some(seed_report("x", "prefixed"))
+    );
+}

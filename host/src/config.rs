@@ -25,6 +25,9 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct PluginConfig {
     pub name: String,
+    /// Put before each of the plugin's tool names, so one component can be
+    /// loaded twice (say, with different grants) without a name clash.
+    pub tool_prefix: String,
     pub component: ComponentSource,
     pub grants: Vec<Grant>,
     pub limits: Limits,
@@ -147,6 +150,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawPlugin {
     name: Option<String>,
+    #[serde(default)]
+    tool_prefix: String,
     component: PathBuf,
     #[serde(default)]
     append: Vec<String>,
@@ -217,6 +222,7 @@ impl Config {
                 .with_context(|| format!("plugin `{name}`"))?;
             plugins.push(PluginConfig {
                 name,
+                tool_prefix: plugin.tool_prefix,
                 component: ComponentSource::File(component),
                 grants,
                 limits: plugin.limits,

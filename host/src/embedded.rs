@@ -16,6 +16,7 @@ pub fn default_config() -> Result<Config> {
         origin: "embedded default (log-archiver)".into(),
         plugins: vec![PluginConfig {
             name: "log-archiver".into(),
+            tool_prefix: String::new(),
             component: ComponentSource::Embedded {
                 name: "log-archiver",
                 bytes: LOG_ARCHIVER,

@@ -46,6 +46,8 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// What a loaded plugin is: its compiled component, grants, limits and tools.
 pub struct Plugin {
     pub name: String,
+    /// Before each tool name the plugin exports (`tool_prefix` in the config).
+    tool_prefix: String,
     pub source: String,
     pub grants: Arc<Grants>,
     pub tools: Vec<Tool>,
@@ -184,6 +186,7 @@ impl Plugin {
         let grants = Arc::new(Grants::open(&config.grants, quota_bytes)?);
         let mut plugin = Plugin {
             name: config.name.clone(),
+            tool_prefix: config.tool_prefix.clone(),
             source,
             grants,
             tools: Vec::new(),
@@ -226,7 +229,9 @@ impl Plugin {
                     tool.name
                 );
             }
-            let mut described = Tool::new(tool.name, tool.description, Arc::new(schema));
+            let name = format!("{}{}", self.tool_prefix, tool.name);
+            validate_tool_name(&name)?;
+            let mut described = Tool::new(name, tool.description, Arc::new(schema));
             described.title = tool.title;
             tools.push(described);
         }
@@ -265,6 +270,8 @@ impl Plugin {
                 self.limits.concurrent_calls
             )));
         };
+        // The name the plugin itself exports.
+        let guest_tool = tool.strip_prefix(self.tool_prefix.as_str()).unwrap_or(tool);
         let cancel = call.cancel.clone();
         let wall_time = Duration::from_secs(self.limits.wall_time_s);
         let result_limit = self.limits.result_bytes;
@@ -278,7 +285,7 @@ impl Plugin {
                 .map_err(|e| CallFailure::Trapped(format!("instantiation failed: {e:#}")))?;
             let outcome = instance
                 .wasm_mcp_plugin_tools()
-                .call_call(&mut store, tool, arguments)
+                .call_call(&mut store, guest_tool, arguments)
                 .await;
             store.data().log_captured_output();
             match outcome {
