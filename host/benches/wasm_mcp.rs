@@ -1,0 +1,717 @@
+//! Where a call's time and a host's memory go.
+//!
+//! `cargo bench --bench wasm_mcp` builds the plugins and the release binary,
+//! then measures, in one run so that ratios compare like with like:
+//! - component costs: compile, load from the cache, and one call's wasm step
+//!   (fresh instance + guest call), with the pooling and on-demand allocators;
+//! - end to end: a sampled `process_log_entry` over stdio and HTTP, in both
+//!   protocol eras, sequential and 16 at once, against a client that answers
+//!   sampling at once;
+//! - 10,000 calls parked in `sample()` at once, in both eras: RSS and the time
+//!   to resume them all;
+//! - start to the first `tools/list` with 10 plugins, cold and warm cache;
+//!   idle RSS.
+//!
+//! Set `BENCH_QUICK=1` for a fast smoke run with small counts.
+#![allow(deprecated)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ClientCapabilities, ClientConfig,
+    CreateMessageRequestParams, CreateMessageResult, Implementation, ProtocolVersion,
+    SamplingMessage,
+};
+use rmcp::service::{RequestContext, RoleClient, RunningService};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{
+    ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData as McpError, ServiceExt,
+};
+use serde_json::json;
+use tokio::sync::Semaphore;
+use wasm_mcp_host::capabilities::sampling::{BoxFuture, SampleRoute};
+use wasm_mcp_host::config::{Config, Grant, Limits, PluginConfig, SamplingPolicy};
+use wasm_mcp_host::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
+use wasm_mcp_host::runtime::cache::CompileCache;
+use wasm_mcp_host::runtime::{Allocator, CallContext, Runtime, RuntimeOptions};
+
+fn quick() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some()
+}
+
+fn scaled(full: usize, quick_count: usize) -> usize {
+    if quick() { quick_count } else { full }
+}
+
+fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let plugins = build_plugins();
+    println!("# wasm-mcp benchmarks\n");
+    println!(
+        "machine: {} cores, {}\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        cpu_model()
+    );
+    runtime.block_on(async {
+        component_costs(&plugins).await;
+        end_to_end().await;
+        parked(&plugins).await;
+        startup(&plugins).await;
+    });
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// Build the plugin workspace; return its release folder.
+fn build_plugins() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let plugins = root.join("plugins");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&plugins)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--workspace",
+            "--quiet",
+        ])
+        .arg("--target-dir")
+        .arg(plugins.join("target"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    plugins.join("target/wasm32-wasip2/release")
+}
+
+struct Stats {
+    samples: Vec<Duration>,
+}
+
+impl Stats {
+    fn new(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        Stats { samples }
+    }
+    fn pct(&self, p: f64) -> Duration {
+        self.samples[((self.samples.len() - 1) as f64 * p).round() as usize]
+    }
+    fn p50(&self) -> Duration {
+        self.pct(0.5)
+    }
+    fn p99(&self) -> Duration {
+        self.pct(0.99)
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+// ---------------------------------------------------------------- component
+
+/// Answers every sampling request at once, in-process.
+struct Instant_;
+
+impl SampleRoute for Instant_ {
+    fn sample(
+        &self,
+        _: CreateMessageRequestParams,
+    ) -> BoxFuture<'_, Result<CreateMessageResult, SampleError>> {
+        Box::pin(std::future::ready(Ok(answer())))
+    }
+}
+
+fn answer() -> CreateMessageResult {
+    CreateMessageResult::new(
+        SamplingMessage::assistant_text("A deadlock."),
+        "bench".into(),
+    )
+}
+
+fn plugin_config(
+    name: &str,
+    component: &Path,
+    grant_base: &Path,
+    concurrent_calls: usize,
+) -> PluginConfig {
+    PluginConfig {
+        name: name.into(),
+        tool_prefix: String::new(),
+        component: wasm_mcp_host::config::ComponentSource::File(component.to_path_buf()),
+        grants: vec![Grant {
+            pattern: "incident_report.txt".into(),
+            base: grant_base.to_path_buf(),
+        }],
+        limits: Limits {
+            concurrent_calls,
+            quota_mib: 100_000,
+            ..Limits::default()
+        },
+        sampling: SamplingPolicy::default(),
+    }
+}
+
+async fn component_costs(plugins: &Path) {
+    println!("## Component costs (in process)\n");
+    let scratch = tempfile::tempdir().unwrap();
+    let archiver = plugins.join("log_archiver.wasm");
+    let probe = plugins.join("probe.wasm");
+    let config = Config {
+        origin: "bench".into(),
+        plugins: vec![
+            plugin_config("log-archiver", &archiver, scratch.path(), 64),
+            plugin_config("probe", &probe, scratch.path(), 64),
+        ],
+        cache_dir: None,
+    };
+    let timed = |options: RuntimeOptions| {
+        let config = config.clone();
+        async move {
+            let started = Instant::now();
+            let runtime = Runtime::load(&config, &options).await.unwrap();
+            (started.elapsed(), runtime)
+        }
+    };
+    let cache_dir = scratch.path().join("cache");
+    let cached = || RuntimeOptions {
+        cache: Some(CompileCache::new(cache_dir.clone())),
+        allocator: Allocator::OnDemand,
+    };
+    let (compile, _) = timed(RuntimeOptions {
+        cache: None,
+        allocator: Allocator::OnDemand,
+    })
+    .await;
+    let _ = timed(cached()).await; // fill the cache
+    let mut warm = Vec::new();
+    for _ in 0..5 {
+        warm.push(timed(cached()).await.0);
+    }
+    let warm = Stats::new(warm).p50();
+    println!("| step | time |\n| --- | --- |");
+    println!(
+        "| load 2 plugins, compiling (~110 KB and ~130 KB components) | {} |",
+        ms(compile)
+    );
+    println!("| load 2 plugins from the compile cache | {} |", ms(warm));
+    println!(
+        "| cache speed-up | {:.0}× |\n",
+        compile.as_secs_f64() / warm.as_secs_f64()
+    );
+
+    let calls = scaled(5000, 300);
+    println!(
+        "Per call, {calls} sequential calls (fresh store + instance + guest call), sampling answered in process:\n"
+    );
+    println!(
+        "| allocator | `probe_sample` (no I/O) p50 | p99 | `process_log_entry` (one append) p50 | p99 |\n| --- | --- | --- | --- | --- |"
+    );
+    let mut p50s = Vec::new();
+    for allocator in [Allocator::Pooling, Allocator::OnDemand] {
+        let (_, runtime) = timed(RuntimeOptions {
+            cache: Some(CompileCache::new(cache_dir.clone())),
+            allocator,
+        })
+        .await;
+        assert_eq!(runtime.allocator, allocator);
+        let mut row = Vec::new();
+        for (tool, args) in [
+            ("probe_sample", json!({"prompt": "hi"}).to_string()),
+            (
+                "process_log_entry",
+                json!({"log_line": "ERROR: deadlock detected"}).to_string(),
+            ),
+        ] {
+            let (plugin, _) = runtime.find(tool).unwrap();
+            let mut samples = Vec::with_capacity(calls);
+            for i in 0..calls + 50 {
+                let context = CallContext {
+                    plugin: plugin.name.as_str().into(),
+                    grants: plugin.grants.clone(),
+                    sampling: Arc::new(Instant_),
+                    cancel: Default::default(),
+                    limits: plugin.limits,
+                    sampling_policy: plugin.sampling_policy,
+                };
+                let started = Instant::now();
+                plugin.call(tool, &args, context).await.unwrap();
+                if i >= 50 {
+                    samples.push(started.elapsed());
+                }
+            }
+            row.push(Stats::new(samples));
+        }
+        p50s.push(row[0].p50());
+        println!(
+            "| {allocator:?} | {} | {} | {} | {} |",
+            us(row[0].p50()),
+            us(row[0].p99()),
+            us(row[1].p50()),
+            us(row[1].p99())
+        );
+    }
+    println!(
+        "\nPooling vs on demand, wasm step p50: {:.2}× faster\n",
+        p50s[1].as_secs_f64() / p50s[0].as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------- end to end
+
+/// A client that answers sampling at once, or after `gate` opens.
+#[derive(Clone)]
+struct Client {
+    modern: bool,
+    gate: Option<Arc<Semaphore>>,
+    asked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ClientHandler for Client {
+    async fn create_message(
+        &self,
+        _: CreateMessageRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, McpError> {
+        self.asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(gate) = &self.gate {
+            let _permit = gate.acquire().await.unwrap();
+        }
+        Ok(answer())
+    }
+    fn get_info(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(
+            ClientCapabilities::builder().enable_sampling().build(),
+            Implementation::new("bench", "1"),
+        );
+        config.protocol_version = if self.modern {
+            ProtocolVersion::V_2026_07_28
+        } else {
+            ProtocolVersion::V_2025_11_25
+        };
+        config
+    }
+}
+
+impl Client {
+    fn new(modern: bool) -> Self {
+        Client {
+            modern,
+            gate: None,
+            asked: Default::default(),
+        }
+    }
+
+    async fn connect<T, E, A>(self, transport: T) -> RunningService<RoleClient, Client>
+    where
+        T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        if self.modern {
+            let lifecycle = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            self.serve_with_lifecycle(transport, lifecycle)
+                .await
+                .unwrap()
+        } else {
+            self.serve(transport).await.unwrap()
+        }
+    }
+}
+
+fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_wasm-mcp")
+}
+
+/// A server process; HTTP when `http`, else connected over stdio by the caller.
+struct Server {
+    child: Option<std::process::Child>,
+    url: String,
+    pid: u32,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn serve_http(cwd: &Path, args: &[&str]) -> Server {
+    let mut child = Command::new(binary())
+        .current_dir(cwd)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("WASM_MCP_LOG", "error")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        if let Some(url) = line.strip_prefix("wasm-mcp: serving MCP at ") {
+            let pid = child.id();
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+            return Server {
+                url: url.trim().into(),
+                pid,
+                child: Some(child),
+            };
+        }
+    }
+}
+
+async fn connect_stdio(
+    cwd: &Path,
+    args: &[&str],
+    client: Client,
+) -> (RunningService<RoleClient, Client>, u32) {
+    let mut command = tokio::process::Command::new(binary());
+    command
+        .current_dir(cwd)
+        .args(["serve", "--stdio"])
+        .args(args)
+        .env("WASM_MCP_LOG", "error");
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = transport.id().unwrap();
+    (client.connect(transport).await, pid)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn log_line_args(i: usize) -> CallToolRequestParams {
+    CallToolRequestParams::new("process_log_entry").with_arguments(
+        json!({"log_line": format!("ERROR {i}: deadlock detected")})
+            .as_object()
+            .unwrap()
+            .clone(),
+    )
+}
+
+async fn measure(
+    client: &RunningService<RoleClient, Client>,
+    total: usize,
+    concurrency: usize,
+) -> (Stats, f64) {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers = (0..concurrency).map(|_| {
+        let next = next.clone();
+        async move {
+            let mut samples = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return samples;
+                }
+                let t = Instant::now();
+                let result = client.call_tool(log_line_args(i)).await.unwrap();
+                assert_ne!(result.is_error, Some(true));
+                samples.push(t.elapsed());
+            }
+        }
+    });
+    let samples: Vec<Duration> = futures::future::join_all(workers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    (Stats::new(samples), rate)
+}
+
+async fn end_to_end() {
+    println!("## End to end: sampled `process_log_entry` (embedded log archiver, release build)\n");
+    println!(
+        "The client (rmcp, same machine) answers sampling at once. Each call: tools/call, one sampling round trip, one append.\n"
+    );
+    println!(
+        "| transport | era | sequential p50 | p99 | calls/s | 16 at once p50 | p99 | calls/s |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    let total = scaled(2000, 100);
+    for http in [false, true] {
+        for modern in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (client, _server) = if http {
+                let server = serve_http(dir.path(), &[]);
+                let client = Client::new(modern)
+                    .connect(StreamableHttpClientTransport::from_uri(server.url.as_str()))
+                    .await;
+                (client, Some(server))
+            } else {
+                (
+                    connect_stdio(dir.path(), &[], Client::new(modern)).await.0,
+                    None,
+                )
+            };
+            measure(&client, 50, 1).await; // warm up
+            let (sequential, seq_rate) = measure(&client, total, 1).await;
+            let (concurrent, con_rate) = measure(&client, total, 16).await;
+            println!(
+                "| {} | {} | {} | {} | {:.0} | {} | {} | {:.0} |",
+                if http { "HTTP" } else { "stdio" },
+                if modern { "2026-07-28" } else { "2025-11-25" },
+                ms(sequential.p50()),
+                ms(sequential.p99()),
+                seq_rate,
+                ms(concurrent.p50()),
+                ms(concurrent.p99()),
+                con_rate,
+            );
+            let _ = client.cancel().await;
+        }
+    }
+    println!();
+}
+
+// ---------------------------------------------------------------- parked
+
+async fn parked(_plugins: &Path) {
+    let count = scaled(10_000, 500);
+    println!("## {count} calls parked in `sample()` at once\n");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("wasm-mcp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[plugin]]\ncomponent = {:?}\nappend = [\"incident_report.txt\"]\n[plugin.limits]\nconcurrent_calls = {}\n",
+            Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("plugins/target/wasm32-wasip2/release/log_archiver.wasm"),
+            count + 100
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let max_parked = (count + 100).to_string();
+    let args = [
+        "--config",
+        config.as_str(),
+        "--max-parked-calls",
+        max_parked.as_str(),
+    ];
+    println!(
+        "| era | transport | idle RSS | RSS with all parked | per parked call | park all | resume all |\n| --- | --- | --- | --- | --- | --- | --- |"
+    );
+
+    // 2026-07-28: each call answers input_required and parks; retries resume them.
+    {
+        let server = serve_http(dir.path(), &args);
+        let client = Client::new(true)
+            .connect(StreamableHttpClientTransport::from_uri(server.url.as_str()))
+            .await;
+        let idle = rss_mib(server.pid);
+        let started = Instant::now();
+        let rounds = futures::future::join_all((0..count).map(|i| {
+            let client = &client;
+            async move {
+                let params = log_line_args(i);
+                match client.call_tool_once(params.clone()).await.unwrap() {
+                    CallToolResponse::InputRequired(round) => (params, round),
+                    _ => panic!("expected a round"),
+                }
+            }
+        }))
+        .await;
+        let park = started.elapsed();
+        let full = rss_mib(server.pid);
+        let started = Instant::now();
+        futures::future::join_all(rounds.into_iter().map(|(params, round)| {
+            let client = &client;
+            async move {
+                let key = round
+                    .input_requests
+                    .as_ref()
+                    .unwrap()
+                    .keys()
+                    .next()
+                    .unwrap()
+                    .clone();
+                let mut retry = params;
+                retry.request_state = round.request_state;
+                retry.input_responses =
+                    Some([(key, serde_json::to_value(answer()).unwrap())].into());
+                match client.call_tool_once(retry).await.unwrap() {
+                    CallToolResponse::Complete(result) => assert_ne!(result.is_error, Some(true)),
+                    _ => panic!("expected the result"),
+                }
+            }
+        }))
+        .await;
+        let resume = started.elapsed();
+        println!(
+            "| 2026-07-28 | HTTP | {idle:.1} MiB | {full:.1} MiB | {:.1} KiB | {} | {} |",
+            (full - idle) * 1024.0 / count as f64,
+            ms(park),
+            ms(resume)
+        );
+        let _ = client.cancel().await;
+    }
+
+    // 2025-11-25: calls wait in sample() on one session until the client answers.
+    {
+        let gate = Arc::new(Semaphore::new(0));
+        let mut client = Client::new(false);
+        client.gate = Some(gate.clone());
+        let asked = client.asked.clone();
+        let (session, pid) = connect_stdio(dir.path(), &args, client).await;
+        let idle = rss_mib(pid);
+        let started = Instant::now();
+        let calls = tokio::spawn({
+            let peer = session.peer().clone();
+            async move {
+                futures::future::join_all((0..count).map(|i| {
+                    let peer = peer.clone();
+                    async move {
+                        let result = peer.call_tool(log_line_args(i)).await.unwrap();
+                        assert_ne!(result.is_error, Some(true));
+                    }
+                }))
+                .await
+            }
+        });
+        while asked.load(std::sync::atomic::Ordering::Relaxed) < count {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let park = started.elapsed();
+        let full = rss_mib(pid);
+        let started = Instant::now();
+        gate.add_permits(count);
+        calls.await.unwrap();
+        let resume = started.elapsed();
+        println!(
+            "| 2025-11-25 | stdio | {idle:.1} MiB | {full:.1} MiB | {:.1} KiB | {} | {} |",
+            (full - idle) * 1024.0 / count as f64,
+            ms(park),
+            ms(resume)
+        );
+        let _ = session.cancel().await;
+    }
+    println!();
+}
+
+// ---------------------------------------------------------------- startup
+
+async fn startup(plugins: &Path) {
+    println!("## Start to first `tools/list`, 10 plugins\n");
+    let dir = tempfile::tempdir().unwrap();
+    // Ten distinct components: the log archiver with a different custom
+    // section appended to each, loaded under ten tool prefixes.
+    let archiver = std::fs::read(plugins.join("log_archiver.wasm")).unwrap();
+    let mut config = String::new();
+    for i in 0..10 {
+        let mut bytes = archiver.clone();
+        let name = b"bench";
+        let payload = format!("variant {i}");
+        let size = 1 + name.len() + payload.len();
+        bytes.push(0);
+        bytes.push(size as u8);
+        bytes.push(name.len() as u8);
+        bytes.extend_from_slice(name);
+        bytes.extend_from_slice(payload.as_bytes());
+        let file = dir.path().join(format!("archiver{i}.wasm"));
+        std::fs::write(&file, bytes).unwrap();
+        config.push_str(&format!(
+            "[[plugin]]\nname = \"a{i}\"\ntool_prefix = \"a{i}_\"\ncomponent = {file:?}\n"
+        ));
+    }
+    let config_path = dir.path().join("wasm-mcp.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let cache = dir.path().join("cache");
+    let first_list = |fresh_cache: bool| {
+        let config_path = config_path.clone();
+        let cache = cache.clone();
+        let dir = dir.path().to_path_buf();
+        async move {
+            if fresh_cache {
+                let _ = std::fs::remove_dir_all(&cache);
+            }
+            let started = Instant::now();
+            let mut command = tokio::process::Command::new(binary());
+            command
+                .current_dir(&dir)
+                .args(["serve", "--stdio", "--config"])
+                .arg(&config_path)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .env("WASM_MCP_LOG", "error");
+            let (transport, _) = TokioChildProcess::builder(command)
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let pid = transport.id().unwrap();
+            let client = Client::new(false).connect(transport).await;
+            let tools = client.list_all_tools().await.unwrap();
+            let elapsed = started.elapsed();
+            assert_eq!(tools.len(), 10);
+            let rss = rss_mib(pid);
+            let _ = client.cancel().await;
+            (elapsed, rss)
+        }
+    };
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    let mut idle = 0.0;
+    for _ in 0..3 {
+        cold.push(first_list(true).await.0);
+        let (time, rss) = first_list(false).await;
+        warm.push(time);
+        idle = rss;
+    }
+    let cold = Stats::new(cold).p50();
+    let warm = Stats::new(warm).p50();
+    println!("| cache | time to first tools/list (median of 3) |\n| --- | --- |");
+    println!("| cold | {} |\n| warm | {} |\n", ms(cold), ms(warm));
+    println!(
+        "Warm vs cold: {:.1}× faster. RSS after the first tools/list with 10 plugins: {idle:.1} MiB\n",
+        cold.as_secs_f64() / warm.as_secs_f64()
+    );
+
+    let (client, pid) = connect_stdio(dir.path(), &[], Client::new(false)).await;
+    client.list_all_tools().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    println!(
+        "Idle RSS, embedded log archiver after `initialize` and `tools/list`: {:.1} MiB\n",
+        rss_mib(pid)
+    );
+    let _ = client.cancel().await;
+}
