@@ -364,7 +364,7 @@ impl Drop for Server {
 }
 
 fn serve_http(cwd: &Path, args: &[&str]) -> Server {
-    let mut child = Command::new(binary())
+    let child = Command::new(binary())
         .current_dir(cwd)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
@@ -373,19 +373,21 @@ fn serve_http(cwd: &Path, args: &[&str]) -> Server {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut server = Server {
+        pid: child.id(),
+        url: String::new(),
+        child: Some(child),
+    };
+    let stderr = server.child.as_mut().and_then(|c| c.stderr.take()).unwrap();
+    let mut stderr = std::io::BufReader::new(stderr);
     let mut line = String::new();
     loop {
         line.clear();
         std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
         if let Some(url) = line.strip_prefix("wasm-mcp: serving MCP at ") {
-            let pid = child.id();
+            server.url = url.trim().into();
             std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            return Server {
-                url: url.trim().into(),
-                pid,
-                child: Some(child),
-            };
+            return server;
         }
     }
 }
