@@ -393,7 +393,7 @@ async fn an_error_answer_reaches_the_plugin_as_declined() {
         panic!()
     };
     assert_eq!(result.is_error, Some(true));
-    assert!(text(&result).contains("Declined"), "{}", text(&result));
+    assert!(text(&result).contains("declined"), "{}", text(&result));
     assert!(!workspace.path("incident_report.txt").exists());
 }
 

@@ -142,7 +142,7 @@ async fn a_declined_sampling_request_is_a_tool_error_and_nothing_is_written() {
         )
         .await;
         assert_eq!(result.is_error, Some(true), "{transport:?}");
-        assert!(text(&result).contains("Declined"), "{}", text(&result));
+        assert!(text(&result).contains("declined"), "{}", text(&result));
         assert_eq!(client.asked.lock().unwrap().len(), 1);
         assert!(!workspace.path("incident_report.txt").exists());
     }
