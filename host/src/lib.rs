@@ -7,5 +7,6 @@ pub mod config;
 pub mod embedded;
 pub mod mrtr;
 pub mod runtime;
+pub mod scaffold;
 pub mod server;
 pub mod transport;

@@ -16,7 +16,7 @@ use wasm_mcp_host::config::Config;
 use wasm_mcp_host::runtime::cache::CompileCache;
 use wasm_mcp_host::runtime::{Allocator, Runtime, RuntimeOptions};
 use wasm_mcp_host::server::McpServer;
-use wasm_mcp_host::{client, embedded, mrtr, transport};
+use wasm_mcp_host::{client, embedded, mrtr, scaffold, transport};
 
 #[derive(Parser)]
 #[command(
@@ -120,6 +120,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create a plugin crate NAME (guest SDK, WIT and a config entry included)
+    /// that builds for wasm32-wasip2 as generated.
+    New {
+        name: String,
+        /// The folder to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// List a server's tools.
     Tools {
         #[command(flatten)]
@@ -177,6 +185,15 @@ async fn run(command: Command) -> Result<ExitCode> {
             llm,
             json,
         } => client::call(tool, args, args_json, target, llm, json).await,
+        Command::New { name, dir } => {
+            let created = scaffold::new_plugin(&name, &dir)?;
+            println!(
+                "Created {path}. Next:\n  cd {path}\n  cargo build --release --target wasm32-wasip2\n  wasm-mcp check --config wasm-mcp.toml\n  wasm-mcp call ask --arg question=\"Why is the sky blue?\" --config wasm-mcp.toml --llm human\n\nTo serve it with other plugins, add this to their config (paths relative to it):\n\n{}",
+                std::fs::read_to_string(created.join("wasm-mcp.toml"))?,
+                path = created.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tools { target, json } => client::tools(target, json)
             .await
             .map(|()| ExitCode::SUCCESS),
