@@ -255,6 +255,7 @@ async fn component_costs(plugins: &Path) {
                     cancel: Default::default(),
                     limits: plugin.limits,
                     sampling_policy: plugin.sampling_policy,
+                    notifier: Default::default(),
                 };
                 let started = Instant::now();
                 plugin.call(tool, &args, context).await.unwrap();

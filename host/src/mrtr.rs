@@ -33,6 +33,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::{BoxFuture, SampleRoute};
 use crate::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
 use crate::runtime::{CallContext, CallFailure, Plugin};
@@ -46,6 +47,16 @@ pub const DEFAULT_MAX_PARKED: usize = 1024;
 pub enum Step {
     Done(Result<String, CallFailure>),
     InputRequired(InputRequiredResult),
+}
+
+/// The `tools/call` request driving a call now.
+pub struct Request {
+    /// Whether it declared the `sampling` capability.
+    pub can_sample: bool,
+    /// Cancelled when the client cancels it.
+    pub cancel: CancellationToken,
+    /// Where its notifications go.
+    pub route: NotifyRoute,
 }
 
 /// What a running plugin tells the request that drives it.
@@ -69,6 +80,8 @@ struct Parked {
     events: mpsc::Receiver<Event>,
     /// Stops the plugin; fired if a request driving the call goes away.
     cancel: CancellationToken,
+    /// The call's notifications; silent while parked.
+    notifier: Notifier,
     expires: Instant,
 }
 
@@ -79,6 +92,7 @@ struct Resumed {
     events: mpsc::Receiver<Event>,
     round: u32,
     cancel: CancellationToken,
+    notifier: Notifier,
 }
 
 /// The sealed content of `requestState`.
@@ -128,8 +142,7 @@ impl ParkedCalls {
         tool: String,
         arguments: String,
         mut call: CallContext,
-        can_sample: bool,
-        request: CancellationToken,
+        request: Request,
     ) -> Result<Step, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let binding = bind(&tool, &arguments);
@@ -141,6 +154,7 @@ impl ParkedCalls {
         // The call outlives this request once parked; only its driver cancels it.
         let cancel = CancellationToken::new();
         call.cancel = cancel.clone();
+        let notifier = call.notifier.clone();
         tokio::spawn(async move {
             let outcome = plugin.call(&tool, &arguments, call).await;
             if let Err(unheard) = events.send(Event::Done(outcome)).await
@@ -153,8 +167,9 @@ impl ParkedCalls {
             events: receiver,
             round: 0,
             cancel,
+            notifier,
         };
-        self.drive(id, &binding, driving, can_sample, request).await
+        self.drive(id, &binding, driving, request).await
     }
 
     /// Handle a retry that echoes `state`.
@@ -164,8 +179,7 @@ impl ParkedCalls {
         responses: Option<InputResponses>,
         tool: &str,
         arguments: &str,
-        can_sample: bool,
-        request: CancellationToken,
+        request: Request,
     ) -> Result<Step, McpError> {
         let binding = bind(tool, arguments);
         let payload: StatePayload = self
@@ -176,8 +190,8 @@ impl ParkedCalls {
             Ok(resumed) => resumed,
             Err(repeat) => return Ok(Step::InputRequired(repeat)),
         };
-        self.drive(payload.call, &binding, resumed, can_sample, request)
-            .await
+        resumed.notifier.reroute(Some(request.route.clone()));
+        self.drive(payload.call, &binding, resumed, request).await
     }
 
     /// Hand the retry's answer to the parked call and take it out of the
@@ -219,6 +233,7 @@ impl ParkedCalls {
             events,
             round,
             cancel,
+            notifier,
             ..
         } = calls.remove(&payload.call).expect("checked above");
         // A plugin that stopped waiting (expired, ended) has dropped its receiver.
@@ -227,6 +242,7 @@ impl ParkedCalls {
             events,
             round,
             cancel,
+            notifier,
         }))
     }
 
@@ -236,20 +252,21 @@ impl ParkedCalls {
         id: u64,
         binding: &[u8],
         driving: Driving,
-        can_sample: bool,
-        request: CancellationToken,
+        request: Request,
     ) -> Result<Step, McpError> {
+        let can_sample = request.can_sample;
         let Driving {
             mut events,
             mut round,
             cancel,
+            notifier,
         } = driving;
         // Dropped before the call parks or ends, this stops the plugin.
         let stop_if_abandoned = cancel.clone().drop_guard();
         loop {
             let event = tokio::select! {
                 event = events.recv() => event,
-                () = request.cancelled() => {
+                () = request.cancel.cancelled() => {
                     return Err(McpError::internal_error("the call was cancelled", None));
                 }
             };
@@ -300,6 +317,10 @@ impl ParkedCalls {
                             answer,
                             events,
                             cancel,
+                            notifier: {
+                                notifier.reroute(None);
+                                notifier
+                            },
                             expires: Instant::now() + self.ttl,
                         },
                     );

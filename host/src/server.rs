@@ -7,17 +7,18 @@
 // sampling is still supported, and it is how `sample()` reaches legacy clients.
 #![allow(deprecated)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
-    Tool,
+    ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
 
+use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::{ClientSession, SampleRoute, Unavailable};
 use crate::mrtr::{ParkedCalls, Step};
 use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
@@ -28,11 +29,37 @@ use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
 pub struct McpServer {
     runtime: Arc<Runtime>,
     parked: Arc<ParkedCalls>,
+    /// This session's `logging/setLevel` (legacy sessions only).
+    log_level: Arc<Mutex<Option<LoggingLevel>>>,
 }
 
 impl McpServer {
     pub fn new(runtime: Arc<Runtime>, parked: Arc<ParkedCalls>) -> Self {
-        McpServer { runtime, parked }
+        McpServer {
+            runtime,
+            parked,
+            log_level: Arc::default(),
+        }
+    }
+
+    /// A handler for a new session: shared runtime and parked calls, its own
+    /// log level.
+    pub fn for_session(&self) -> Self {
+        McpServer::new(self.runtime.clone(), self.parked.clone())
+    }
+
+    /// Where this request's progress and log notifications go.
+    fn notify_route(&self, context: &RequestContext<RoleServer>) -> NotifyRoute {
+        let log_level = if is_2026_era(context) {
+            context.meta.log_level()
+        } else {
+            *self.log_level.lock().unwrap_or_else(|e| e.into_inner())
+        };
+        NotifyRoute {
+            peer: context.peer.clone(),
+            progress_token: context.meta.get_progress_token(),
+            log_level,
+        }
     }
 
     /// How `sample()` reaches a legacy (session) client.
@@ -97,8 +124,21 @@ fn tool_result(
 }
 
 impl ServerHandler for McpServer {
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(request.level);
+        Ok(())
+    }
+
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_logging()
+            .build();
+        let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("wasm-mcp", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
             "Tools run as sandboxed WebAssembly plugins; some ask your LLM for help through MCP sampling."
@@ -157,10 +197,15 @@ impl ServerHandler for McpServer {
             cancel: context.ct.clone(),
             limits: plugin.limits,
             sampling_policy: plugin.sampling_policy,
+            notifier: Notifier::new(Some(self.notify_route(&context))),
         };
         tracing::debug!(protocol = ?context.protocol_version(), meta = ?context.meta, "tools/call");
         if is_2026_era(&context) {
-            let can_sample = client_declared_sampling(&context);
+            let driver = crate::mrtr::Request {
+                can_sample: client_declared_sampling(&context),
+                cancel: context.ct.clone(),
+                route: self.notify_route(&context),
+            };
             let step = match request.request_state {
                 Some(state) => {
                     self.parked
@@ -169,8 +214,7 @@ impl ServerHandler for McpServer {
                             request.input_responses,
                             &request.name,
                             &arguments,
-                            can_sample,
-                            context.ct.clone(),
+                            driver,
                         )
                         .await?
                 }
@@ -181,8 +225,7 @@ impl ServerHandler for McpServer {
                             request.name.to_string(),
                             arguments,
                             call,
-                            can_sample,
-                            context.ct.clone(),
+                            driver,
                         )
                         .await?
                 }

@@ -59,7 +59,7 @@ pub async fn serve_http(
         .with_allowed_origins(origins)
         .with_max_request_body_bytes(options.max_request_bytes);
     let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        move || Ok(server.for_session()),
         Arc::new(LocalSessionManager::default()),
         config,
     );

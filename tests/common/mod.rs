@@ -163,6 +163,11 @@ append = ["two-step.txt"]
     )
 }
 
+/// A progress notification: (progress, total, message).
+pub type ProgressSeen = (f64, Option<f64>, Option<String>);
+/// A log notification: (level, logger, message).
+pub type LogSeen = (String, Option<String>, String);
+
 /// How the scripted client answers a sampling request.
 pub type Answer =
     Arc<dyn Fn(&CreateMessageRequestParams) -> Result<CreateMessageResult, McpError> + Send + Sync>;
@@ -179,6 +184,8 @@ pub struct ScriptedClient {
     pub asked: Arc<Mutex<Vec<CreateMessageRequestParams>>>,
     /// Request ids the server said it no longer needs (`notifications/cancelled`).
     pub cancelled: Arc<Mutex<Vec<String>>>,
+    pub progress: Arc<Mutex<Vec<ProgressSeen>>>,
+    pub logs: Arc<Mutex<Vec<LogSeen>>>,
 }
 
 impl ScriptedClient {
@@ -202,6 +209,8 @@ impl ScriptedClient {
             answer: Arc::new(answer),
             asked: Arc::default(),
             cancelled: Arc::default(),
+            progress: Arc::default(),
+            logs: Arc::default(),
         }
     }
 
@@ -305,6 +314,34 @@ impl ClientHandler for ScriptedClient {
         if let Some(id) = params.request_id {
             self.cancelled.lock().unwrap().push(id.to_string());
         }
+    }
+
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        self.progress
+            .lock()
+            .unwrap()
+            .push((params.progress, params.total, params.message));
+    }
+
+    async fn on_logging_message(
+        &self,
+        params: rmcp::model::LoggingMessageNotificationParam,
+        _context: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        let level = serde_json::to_value(params.level)
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_string();
+        let message = params.data.as_str().unwrap_or_default().to_string();
+        self.logs
+            .lock()
+            .unwrap()
+            .push((level, params.logger, message));
     }
 
     fn get_info(&self) -> ClientConfig {

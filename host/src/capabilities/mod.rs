@@ -4,4 +4,6 @@
 
 pub mod files;
 pub mod log;
+pub mod notify;
+pub mod progress;
 pub mod sampling;

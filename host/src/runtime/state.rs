@@ -11,6 +11,7 @@ use super::Plugin;
 use super::cpu::CpuUsed;
 use super::output::CapturedOutput;
 use crate::capabilities::files::Grants;
+use crate::capabilities::notify::Notifier;
 use crate::capabilities::sampling::{SampleRoute, Unavailable};
 use crate::config::{Limits, SamplingPolicy};
 
@@ -30,6 +31,8 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     pub limits: Limits,
     pub sampling_policy: SamplingPolicy,
+    /// Progress and log notifications to the calling client.
+    pub notifier: Notifier,
 }
 
 impl CallContext {
@@ -44,6 +47,7 @@ impl CallContext {
             cancel: CancellationToken::new(),
             limits: plugin.limits,
             sampling_policy: plugin.sampling_policy,
+            notifier: Notifier::default(),
         }
     }
 }

@@ -35,7 +35,7 @@ pub use schemars::JsonSchema;
 pub use {schemars, serde_json};
 
 use bindings::exports::wasm_mcp::plugin::tools::CallError;
-use bindings::wasm_mcp::plugin::{files, logging, sampling};
+use bindings::wasm_mcp::plugin::{files, logging, progress as progress_import, sampling};
 
 pub use sampling::{Content, Role, StopReason};
 
@@ -222,6 +222,12 @@ impl Answer {
 /// Append `data` to the granted file `path` in one write.
 pub fn append(path: &str, data: impl AsRef<[u8]>) -> Result<(), AppendError> {
     files::append(path, data.as_ref())
+}
+
+/// Tell the client how far the call has come (sent only if it asked for
+/// progress). `total` may be unknown.
+pub fn progress(done: f64, total: Option<f64>, message: Option<&str>) {
+    progress_import::report(done, total, message);
 }
 
 /// Log to the host under this plugin's name.

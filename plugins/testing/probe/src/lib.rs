@@ -5,7 +5,7 @@ wit_bindgen::generate!({ path: "../../../wit", world: "tool-plugin" });
 
 use exports::wasm_mcp::plugin::tools::{CallError, Guest, Tool};
 use serde_json::{Value, json};
-use wasm_mcp::plugin::{files, logging, sampling};
+use wasm_mcp::plugin::{files, logging, progress, sampling};
 
 struct Probe;
 
@@ -118,6 +118,12 @@ impl Guest for Probe {
                 &["path", "tag", "count"],
             ),
             tool(
+                "probe_progress",
+                "Report `steps` progress steps, logging each at debug and info.",
+                json!({"steps": {"type": "integer"}}),
+                &["steps"],
+            ),
+            tool(
                 "probe_sleep",
                 "Sleep `ms` milliseconds, then append `text` to `path`.",
                 json!({"ms": {"type": "integer"}, "path": {"type": "string"}, "text": {"type": "string"}}),
@@ -224,6 +230,15 @@ impl Guest for Probe {
                         .map_err(|e| CallError::Failed(format!("append {i}: {e:?}")))?;
                 }
                 Ok("appended".into())
+            }
+            "probe_progress" => {
+                let steps = u64_arg(&args, "steps")?;
+                for step in 1..=steps {
+                    logging::log(logging::Level::Debug, &format!("debug {step}"));
+                    logging::log(logging::Level::Info, &format!("info {step}"));
+                    progress::report(step as f64, Some(steps as f64), Some(&format!("step {step}")));
+                }
+                Ok("progressed".into())
             }
             "probe_sleep" => {
                 std::thread::sleep(std::time::Duration::from_millis(u64_arg(&args, "ms")?));
