@@ -152,7 +152,13 @@ async fn ask_approval(tool: &str, request: &CreateMessageRequestParams) -> bool 
 type Session = RunningService<RoleClient, SamplingBridge>;
 
 async fn connect(target: &Target, bridge: SamplingBridge) -> Result<Session> {
+    let own_server = target.server.is_none() && target.stdio.is_none();
     let lifecycle = match target.protocol {
+        // Our own server speaks 2026-07-28; no need to probe (a probe times
+        // out while a large plugin compiles on a cold cache).
+        Era::Auto if own_server => ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        },
         Era::Auto => ClientLifecycleMode::Auto {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             legacy_version: Some(ProtocolVersion::V_2025_11_25),
