@@ -61,11 +61,22 @@ fn main() {
             .unwrap_or(0),
         cpu_model()
     );
+    // BENCH_ONLY=component|end-to-end|parked|startup runs one section.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     runtime.block_on(async {
-        component_costs(&plugins).await;
-        end_to_end().await;
-        parked(&plugins).await;
-        startup(&plugins).await;
+        if runs("component") {
+            component_costs(&plugins).await;
+        }
+        if runs("end-to-end") {
+            end_to_end().await;
+        }
+        if runs("parked") {
+            parked(&plugins).await;
+        }
+        if runs("startup") {
+            startup(&plugins).await;
+        }
     });
 }
 
