@@ -517,6 +517,81 @@ async fn end_to_end() {
         }
     }
     println!();
+    decomposition(total).await;
+}
+
+/// Where an end-to-end call's time goes: a bare tool call (no sampling, no
+/// I/O), one with a sampling round trip, and the log archiver's (sampling
+/// plus an append), each sequential, legacy era.
+async fn decomposition(total: usize) {
+    println!(
+        "Where the time goes (sequential p50, 2025-11-25; each row adds one thing to the one above):\n"
+    );
+    println!("| call | stdio | HTTP |\n| --- | --- | --- |");
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let release = root.join("plugins/target/wasm32-wasip2/release");
+    let config = dir.path().join("wasm-mcp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[plugin]]\ncomponent = {:?}\nappend = [\"incident_report.txt\"]\n[[plugin]]\ncomponent = {:?}\n",
+            release.join("log_archiver.wasm"),
+            release.join("probe.wasm")
+        ),
+    )
+    .unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let cases = [
+        (
+            "`probe_result`: tools/call round trip + wasm step",
+            "probe_result",
+            json!({"bytes": 2}),
+        ),
+        (
+            "`probe_sample`: + one sampling round trip",
+            "probe_sample",
+            json!({"prompt": "hi"}),
+        ),
+        (
+            "`process_log_entry`: + prompt, report and one append",
+            "process_log_entry",
+            json!({"log_line": "ERROR: deadlock"}),
+        ),
+    ];
+    let mut rows = vec![Vec::new(); cases.len()];
+    for http in [false, true] {
+        let (client, _server) = if http {
+            let server = serve_http(dir.path(), &args);
+            let client = Client::new(false)
+                .connect(StreamableHttpClientTransport::from_uri(server.url.as_str()))
+                .await;
+            (client, Some(server))
+        } else {
+            (
+                connect_stdio(dir.path(), &args, Client::new(false)).await.0,
+                None,
+            )
+        };
+        for (row, (_, tool, arguments)) in rows.iter_mut().zip(&cases) {
+            let params = CallToolRequestParams::new(*tool)
+                .with_arguments(arguments.as_object().unwrap().clone());
+            let mut samples = Vec::new();
+            for i in 0..total + 50 {
+                let started = Instant::now();
+                client.call_tool(params.clone()).await.unwrap();
+                if i >= 50 {
+                    samples.push(started.elapsed());
+                }
+            }
+            row.push(Stats::new(samples).p50());
+        }
+        let _ = client.cancel().await;
+    }
+    for ((label, _, _), row) in cases.iter().zip(rows) {
+        println!("| {label} | {} | {} |", ms(row[0]), ms(row[1]));
+    }
+    println!();
 }
 
 // ---------------------------------------------------------------- parked
