@@ -241,6 +241,7 @@ async fn component_costs(plugins: &Path) {
         "| allocator | `probe_sample` (no I/O) p50 | p99 | `process_log_entry` (one append) p50 | p99 |\n| --- | --- | --- | --- | --- |"
     );
     let mut p50s = Vec::new();
+    let mut breakdown = Vec::new();
     for allocator in [Allocator::Pooling, Allocator::OnDemand] {
         let (_, runtime) = timed(RuntimeOptions {
             cache: Some(CompileCache::new(cache_dir.clone())),
@@ -277,6 +278,43 @@ async fn component_costs(plugins: &Path) {
             row.push(Stats::new(samples));
         }
         p50s.push(row[0].p50());
+        // Where the wasm step goes: store alone, store + instance, a guest
+        // call that does nothing but return.
+        let (probe, _) = runtime.find("probe_result").unwrap();
+        let mut parts = Vec::new();
+        for step in 0..2 {
+            let mut samples = Vec::with_capacity(calls);
+            for i in 0..calls + 50 {
+                let started = Instant::now();
+                probe.bench_setup(step == 1).await.unwrap();
+                if i >= 50 {
+                    samples.push(started.elapsed());
+                }
+            }
+            parts.push(Stats::new(samples).p50());
+        }
+        let mut samples = Vec::with_capacity(calls);
+        for i in 0..calls + 50 {
+            let context = CallContext {
+                plugin: probe.name.as_str().into(),
+                grants: probe.grants.clone(),
+                sampling: Arc::new(Instant_),
+                cancel: Default::default(),
+                limits: probe.limits,
+                sampling_policy: probe.sampling_policy,
+                notifier: Default::default(),
+            };
+            let started = Instant::now();
+            probe
+                .call("probe_result", r#"{"bytes":1}"#, context)
+                .await
+                .unwrap();
+            if i >= 50 {
+                samples.push(started.elapsed());
+            }
+        }
+        parts.push(Stats::new(samples).p50());
+        breakdown.push((allocator, parts));
         println!(
             "| {allocator:?} | {} | {} | {} | {} |",
             us(row[0].p50()),
@@ -289,6 +327,19 @@ async fn component_costs(plugins: &Path) {
         "\nPooling vs on demand, wasm step p50: {:.2}× faster\n",
         p50s[1].as_secs_f64() / p50s[0].as_secs_f64()
     );
+    println!("Where the wasm step goes (p50; each column adds to the one before):\n");
+    println!(
+        "| allocator | store + WASI context | + instance | + guest call `probe_result` (returns at once) |\n| --- | --- | --- | --- |"
+    );
+    for (allocator, parts) in breakdown {
+        println!(
+            "| {allocator:?} | {} | {} | {} |",
+            us(parts[0]),
+            us(parts[1]),
+            us(parts[2])
+        );
+    }
+    println!();
 }
 
 // ---------------------------------------------------------------- end to end

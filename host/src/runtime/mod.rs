@@ -238,6 +238,17 @@ impl Plugin {
         Ok(tools)
     }
 
+    /// Benchmarks only: the cost of a fresh store, and of a fresh store plus
+    /// an instance, without calling the guest.
+    #[doc(hidden)]
+    pub async fn bench_setup(&self, instantiate: bool) -> Result<()> {
+        let mut store = self.new_store(CallContext::for_loading(self));
+        if instantiate {
+            self.pre.instantiate_async(&mut store).await?;
+        }
+        Ok(())
+    }
+
     /// A store with this plugin's memory and CPU limits.
     fn new_store(&self, call: CallContext) -> Store<CallState> {
         let mut store = Store::new(self.pre.engine(), CallState::new(call));
