@@ -515,3 +515,27 @@ fn the_python_sdk_2_default_client_completes_process_log_entry() {
         Some(seed_report(DEADLOCK, "via stdio"))
     );
 }
+
+#[tokio::test]
+async fn an_earlier_rounds_state_cannot_answer_a_later_round() {
+    let workspace = Workspace::standard();
+    let session = open(Transport::Stdio, &workspace, oracle().modern()).await;
+    let request = params("summarize_and_grade", json!({"text": "t"}));
+    let first = round(&session.client, request.clone()).await;
+    let answered_first = retry(&request, &first, answer("S"));
+    let second = round(&session.client, answered_first.clone()).await;
+
+    // Replaying the first round's retry while the call waits in round two.
+    let error = refused(&session.client, answered_first).await;
+    assert!(error.message.contains("already used"), "{}", error.message);
+
+    let CallToolResponse::Complete(result) = session
+        .client
+        .call_tool_once(retry(&request, &second, answer("7")))
+        .await
+        .unwrap()
+    else {
+        panic!("the genuine second round must complete")
+    };
+    assert_eq!(text(&result), "summary: S; grade: 7");
+}
