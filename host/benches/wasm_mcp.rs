@@ -36,7 +36,7 @@ use wasm_mcp_host::capabilities::sampling::{BoxFuture, SampleRoute};
 use wasm_mcp_host::config::{Config, Grant, Limits, PluginConfig, SamplingPolicy};
 use wasm_mcp_host::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
 use wasm_mcp_host::runtime::cache::CompileCache;
-use wasm_mcp_host::runtime::{Allocator, CallContext, Runtime, RuntimeOptions};
+use wasm_mcp_host::runtime::{Allocator, CallContext, Plugin, Runtime, RuntimeOptions};
 
 fn quick() -> bool {
     std::env::var_os("BENCH_QUICK").is_some()
@@ -258,62 +258,21 @@ async fn component_costs(plugins: &Path) {
             ),
         ] {
             let (plugin, _) = runtime.find(tool).unwrap();
-            let mut samples = Vec::with_capacity(calls);
-            for i in 0..calls + 50 {
-                let context = CallContext {
-                    plugin: plugin.name.as_str().into(),
-                    grants: plugin.grants.clone(),
-                    sampling: Arc::new(Instant_),
-                    cancel: Default::default(),
-                    limits: plugin.limits,
-                    sampling_policy: plugin.sampling_policy,
-                    notifier: Default::default(),
-                };
-                let started = Instant::now();
-                plugin.call(tool, &args, context).await.unwrap();
-                if i >= 50 {
-                    samples.push(started.elapsed());
-                }
-            }
-            row.push(Stats::new(samples));
+            row.push(time_runs(calls, || plugin.call(tool, &args, in_process(plugin))).await);
         }
         p50s.push(row[0].p50());
         // Where the wasm step goes: store alone, store + instance, a guest
         // call that does nothing but return.
         let (probe, _) = runtime.find("probe_result").unwrap();
-        let mut parts = Vec::new();
-        for step in 0..2 {
-            let mut samples = Vec::with_capacity(calls);
-            for i in 0..calls + 50 {
-                let started = Instant::now();
-                probe.bench_setup(step == 1).await.unwrap();
-                if i >= 50 {
-                    samples.push(started.elapsed());
-                }
-            }
-            parts.push(Stats::new(samples).p50());
-        }
-        let mut samples = Vec::with_capacity(calls);
-        for i in 0..calls + 50 {
-            let context = CallContext {
-                plugin: probe.name.as_str().into(),
-                grants: probe.grants.clone(),
-                sampling: Arc::new(Instant_),
-                cancel: Default::default(),
-                limits: probe.limits,
-                sampling_policy: probe.sampling_policy,
-                notifier: Default::default(),
-            };
-            let started = Instant::now();
-            probe
-                .call("probe_result", r#"{"bytes":1}"#, context)
-                .await
-                .unwrap();
-            if i >= 50 {
-                samples.push(started.elapsed());
-            }
-        }
-        parts.push(Stats::new(samples).p50());
+        let parts = [
+            time_runs(calls, || probe.bench_setup(false)).await.p50(),
+            time_runs(calls, || probe.bench_setup(true)).await.p50(),
+            time_runs(calls, || {
+                probe.call("probe_result", r#"{"bytes":1}"#, in_process(probe))
+            })
+            .await
+            .p50(),
+        ];
         breakdown.push((allocator, parts));
         println!(
             "| {allocator:?} | {} | {} | {} | {} |",
@@ -340,6 +299,34 @@ async fn component_costs(plugins: &Path) {
         );
     }
     println!();
+}
+
+/// A call context whose sampling is answered in process.
+fn in_process(plugin: &Plugin) -> CallContext {
+    CallContext::new(
+        plugin,
+        Arc::new(Instant_),
+        Default::default(),
+        Default::default(),
+    )
+}
+
+/// Statistics of `runs` runs of `run` (each must succeed), after 50 warm-up runs.
+async fn time_runs<F, Fut, T, E>(runs: usize, mut run: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Debug,
+{
+    let mut samples = Vec::with_capacity(runs);
+    for i in 0..runs + 50 {
+        let started = Instant::now();
+        run().await.unwrap();
+        if i >= 50 {
+            samples.push(started.elapsed());
+        }
+    }
+    Stats::new(samples)
 }
 
 // ---------------------------------------------------------------- end to end

@@ -141,20 +141,19 @@ impl ParkedCalls {
         plugin: Arc<Plugin>,
         tool: String,
         arguments: String,
-        mut call: CallContext,
         request: Request,
     ) -> Result<Step, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let binding = bind(&tool, &arguments);
         let (events, receiver) = mpsc::channel(1);
-        call.sampling = Arc::new(ParkingRoute {
+        let route = Arc::new(ParkingRoute {
             events: events.clone(),
             ttl: self.ttl,
         });
         // The call outlives this request once parked; only its driver cancels it.
         let cancel = CancellationToken::new();
-        call.cancel = cancel.clone();
-        let notifier = call.notifier.clone();
+        let notifier = Notifier::new(Some(request.route.clone()));
+        let call = CallContext::new(&plugin, route, cancel.clone(), notifier.clone());
         tokio::spawn(async move {
             let outcome = plugin.call(&tool, &arguments, call).await;
             if let Err(unheard) = events.send(Event::Done(outcome)).await

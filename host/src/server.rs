@@ -190,21 +190,12 @@ impl ServerHandler for McpServer {
             ));
         }
         let started = Instant::now();
-        let mut call = CallContext {
-            plugin: plugin.name.as_str().into(),
-            grants: plugin.grants.clone(),
-            sampling: Arc::new(Unavailable(String::new())),
-            cancel: context.ct.clone(),
-            limits: plugin.limits,
-            sampling_policy: plugin.sampling_policy,
-            notifier: Notifier::new(Some(self.notify_route(&context))),
-        };
-        tracing::debug!(protocol = ?context.protocol_version(), meta = ?context.meta, "tools/call");
+        let route = self.notify_route(&context);
         if is_2026_era(&context) {
             let driver = crate::mrtr::Request {
                 can_sample: client_declared_sampling(&context),
                 cancel: context.ct.clone(),
-                route: self.notify_route(&context),
+                route,
             };
             let step = match request.request_state {
                 Some(state) => {
@@ -220,13 +211,7 @@ impl ServerHandler for McpServer {
                 }
                 None => {
                     self.parked
-                        .start(
-                            plugin.clone(),
-                            request.name.to_string(),
-                            arguments,
-                            call,
-                            driver,
-                        )
+                        .start(plugin.clone(), request.name.to_string(), arguments, driver)
                         .await?
                 }
             };
@@ -235,7 +220,12 @@ impl ServerHandler for McpServer {
                 Step::InputRequired(round) => Ok(CallToolResponse::InputRequired(round)),
             };
         }
-        call.sampling = self.session_route(&context);
+        let call = CallContext::new(
+            plugin,
+            self.session_route(&context),
+            context.ct.clone(),
+            Notifier::new(Some(route)),
+        );
         // Awaited on this task, never spawned: legacy sampling relies on the
         // request's task-local id to ride the call's own response stream.
         let outcome = plugin.call(&request.name, &arguments, call).await;

@@ -366,7 +366,7 @@ fn compile(
             "{source} is not a WebAssembly file (no `\\0asm` header): point `component` at the `.wasm` file that `cargo build --target wasm32-wasip2` produced"
         );
     }
-    if wasmparser_is_core_module(&bytes) {
+    if is_core_module(&bytes) {
         bail!(
             "{source} is a core WebAssembly module, not a component: build it for `wasm32-wasip2` (or run `wasm-tools component new` on it)"
         );
@@ -381,7 +381,7 @@ fn compile(
 }
 
 /// Core modules have version 1 in the header; components use a layer field.
-fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
+fn is_core_module(bytes: &[u8]) -> bool {
     bytes.get(4..8) == Some(&[1, 0, 0, 0])
 }
 

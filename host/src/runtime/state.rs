@@ -36,19 +36,34 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    /// The context of the load-time `list-tools` call: no client, no sampling.
-    pub(super) fn for_loading(plugin: &Plugin) -> Self {
+    /// A call of `plugin` whose `sample()` goes along `sampling`.
+    pub fn new(
+        plugin: &Plugin,
+        sampling: Arc<dyn SampleRoute>,
+        cancel: CancellationToken,
+        notifier: Notifier,
+    ) -> Self {
         CallContext {
             plugin: plugin.name.as_str().into(),
             grants: plugin.grants.clone(),
-            sampling: Arc::new(Unavailable(
-                "no client is calling: the host is listing the plugin's tools".into(),
-            )),
-            cancel: CancellationToken::new(),
+            sampling,
+            cancel,
             limits: plugin.limits,
             sampling_policy: plugin.sampling_policy,
-            notifier: Notifier::default(),
+            notifier,
         }
+    }
+
+    /// The context of the load-time `list-tools` call: no client, no sampling.
+    pub(super) fn for_loading(plugin: &Plugin) -> Self {
+        let nobody =
+            Unavailable("no client is calling: the host is listing the plugin's tools".into());
+        CallContext::new(
+            plugin,
+            Arc::new(nobody),
+            CancellationToken::new(),
+            Notifier::default(),
+        )
     }
 }
 
