@@ -154,10 +154,7 @@ async fn a_client_disconnecting_mid_call_leaves_the_host_serving_and_nothing_hal
         .send()
         .await
         .unwrap();
-    let mut events = EventReader {
-        response,
-        buffer: String::new(),
-    };
+    let mut events = EventReader::new(response);
     assert_eq!(
         events.next_message().await["method"],
         "sampling/createMessage"

@@ -116,10 +116,7 @@ async fn sampling_rides_the_tool_call_stream_for_clients_without_a_get_stream() 
             .starts_with("text/event-stream"),
         "a call that samples answers with an event stream"
     );
-    let mut events = EventReader {
-        response,
-        buffer: String::new(),
-    };
+    let mut events = EventReader::new(response);
 
     let request = events.next_message().await;
     assert_eq!(request["method"], "sampling/createMessage", "{request}");

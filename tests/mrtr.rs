@@ -14,23 +14,10 @@ use serde_json::{Value, json};
 
 /// Answers each prompt the way the tests' plugins expect.
 fn oracle() -> ScriptedClient {
-    ScriptedClient::answering(|request| {
-        let prompt = request.messages[0]
-            .content
-            .first()
-            .unwrap()
-            .as_text()
-            .unwrap()
-            .text
-            .clone();
-        Ok(assistant(if prompt.starts_with("Summarize") {
-            "A short summary."
-        } else if prompt.starts_with("Grade") {
-            "9"
-        } else {
-            "An explanation."
-        }))
-    })
+    ScriptedClient::by_prompt(
+        &[("Summarize", "A short summary."), ("Grade", "9")],
+        "An explanation.",
+    )
 }
 
 fn params(tool: &str, arguments: Value) -> CallToolRequestParams {

@@ -16,23 +16,13 @@ fn workspace() -> Workspace {
 
 /// Answers by topic, so the order of the two review questions shows.
 fn reviewer() -> ScriptedClient {
-    ScriptedClient::answering(|request| {
-        let prompt = request.messages[0]
-            .content
-            .first()
-            .unwrap()
-            .as_text()
-            .unwrap()
-            .text
-            .clone();
-        Ok(assistant(if prompt.contains("security") {
-            "No injection risks."
-        } else if prompt.contains("performance") {
-            "The loop is quadratic."
-        } else {
-            "A summary."
-        }))
-    })
+    ScriptedClient::by_prompt(
+        &[
+            ("security", "No injection risks."),
+            ("performance", "The loop is quadratic."),
+        ],
+        "A summary.",
+    )
 }
 
 #[tokio::test]

@@ -214,6 +214,27 @@ impl ScriptedClient {
         }
     }
 
+    /// Declares sampling and answers with the reply of the first `(needle,
+    /// reply)` whose needle the first message contains, else `otherwise`.
+    pub fn by_prompt(
+        rules: &'static [(&'static str, &'static str)],
+        otherwise: &'static str,
+    ) -> Self {
+        Self::answering(move |request| {
+            let prompt = request.messages[0]
+                .content
+                .first()
+                .and_then(|c| c.as_text())
+                .map(|t| t.text.as_str())
+                .unwrap_or_default();
+            let reply = rules
+                .iter()
+                .find(|(needle, _)| prompt.contains(needle))
+                .map_or(otherwise, |(_, reply)| reply);
+            Ok(assistant(reply))
+        })
+    }
+
     /// Declares sampling and refuses every request as a user would (code -1).
     pub fn declining() -> Self {
         Self::answering(|_| {
@@ -639,12 +660,29 @@ impl BareClient {
 
 /// Reads JSON-RPC messages from an SSE response body, one event at a time.
 pub struct EventReader {
-    pub response: reqwest::Response,
-    pub buffer: String,
+    response: reqwest::Response,
+    buffer: String,
 }
 
 impl EventReader {
+    pub fn new(response: reqwest::Response) -> Self {
+        EventReader {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next JSON-RPC message, within 30 s in all: keep-alive pings
+    /// do not extend the wait.
     pub async fn next_message(&mut self) -> serde_json::Value {
+        tokio::time::timeout(Duration::from_secs(30), self.read_message())
+            .await
+            .expect(
+                "no message within 30 s: the sampling request did not arrive on the call's stream",
+            )
+    }
+
+    async fn read_message(&mut self) -> serde_json::Value {
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
                 let event: String = self.buffer.drain(..end + 2).collect();
@@ -656,9 +694,10 @@ impl EventReader {
                     return serde_json::from_str(&data.join("\n")).unwrap();
                 }
             }
-            let chunk = tokio::time::timeout(Duration::from_secs(30), self.response.chunk())
+            let chunk = self
+                .response
+                .chunk()
                 .await
-                .expect("no SSE event within 30 s: the sampling request did not arrive on the call's stream")
                 .unwrap()
                 .expect("the stream ended before the tool result");
             self.buffer
