@@ -85,10 +85,9 @@ struct Parked {
     expires: Instant,
 }
 
-/// A call taken out of the table to run its next step.
-type Driving = Resumed;
-
-struct Resumed {
+/// A call being driven by a request: started, or taken out of the table to
+/// run its next step.
+struct Driving {
     events: mpsc::Receiver<Event>,
     round: u32,
     cancel: CancellationToken,
@@ -199,7 +198,7 @@ impl ParkedCalls {
         &self,
         payload: &StatePayload,
         responses: Option<&InputResponses>,
-    ) -> Result<Result<Resumed, InputRequiredResult>, McpError> {
+    ) -> Result<Result<Driving, InputRequiredResult>, McpError> {
         let mut calls = self.lock();
         let parked = calls
             .get(&payload.call)
@@ -237,7 +236,7 @@ impl ParkedCalls {
         } = calls.remove(&payload.call).expect("checked above");
         // A plugin that stopped waiting (expired, ended) has dropped its receiver.
         let _ = reply.send(answer);
-        Ok(Ok(Resumed {
+        Ok(Ok(Driving {
             events,
             round,
             cancel,
