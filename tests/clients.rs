@@ -141,7 +141,11 @@ async fn a_modern_client_closing_the_stream_stops_the_plugin() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_disconnecting_mid_call_leaves_the_host_serving_and_nothing_half_written() {
-    let workspace = Workspace::standard();
+    // The abandoned call waits for its sampling answer 2 s, then ends.
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\ncomponent = {:?}\nappend = [\"incident_report.txt\"]\n[plugin.sampling]\ntimeout_s = 2\n",
+        component("log-archiver")
+    ));
     let mut server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
     // A client that receives its sampling request and vanishes without a word.
     let leaving = BareClient::connect(&server.url).await;
@@ -165,7 +169,17 @@ async fn a_client_disconnecting_mid_call_leaves_the_host_serving_and_nothing_hal
     let staying = server.connect(ScriptedClient::replying("fine")).await;
     let result = call(&staying, "process_log_entry", json!({"log_line": "stayed"})).await;
     assert_eq!(result.is_error, Some(false), "{}", text(&result));
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Judge the file only once the abandoned call has really ended.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server.log.lock().unwrap().contains("call failed") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned call never ended:\n{}",
+            server.log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(server.log.lock().unwrap().contains("TimedOut"));
     assert!(server.is_running());
     assert_eq!(
         workspace.read("incident_report.txt"),
@@ -292,20 +306,65 @@ async fn a_bearer_token_is_required_on_every_request_when_set() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
+    let longer = raw_post(&server, &initialize_body())
+        .bearer_auth("s3cretX")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(longer.status(), 401);
     let right = raw_post(&server, &initialize_body())
         .bearer_auth("s3cret")
         .send()
         .await
         .unwrap();
     assert_eq!(right.status(), 200);
+    let lowercase = raw_post(&server, &initialize_body())
+        .header("authorization", "bearer s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lowercase.status(), 200, "the scheme is case-insensitive");
+    let log = server.log.lock().unwrap().clone();
+    assert!(!log.contains("s3cret"), "the token never reaches the log");
     assert!(
-        !server.log.lock().unwrap().contains("s3cret"),
-        "the token never reaches the log"
+        log.contains("any user of this machine can read it"),
+        "a token on the command line is warned about:\n{log}"
     );
+
+    // From a file, with no warning.
+    std::fs::write(workspace.path("token"), "from-a-file\n").unwrap();
+    let token_file = workspace.path("token");
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--auth-token-file", token_file.to_str().unwrap()],
+    );
+    let right = raw_post(&server, &initialize_body())
+        .bearer_auth("from-a-file")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    let wrong = raw_post(&server, &initialize_body())
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(!server.log.lock().unwrap().contains("can read it"));
+}
+
+/// A request nested far deeper than any JSON parser allows.
+fn deeply_nested(id: i64) -> String {
+    format!(
+        r#"{{"jsonrpc": "2.0", "id": {id}, "method": "tools/call", "params": {{"name": "probe_result", "arguments": {{"x": {}1{}}}}}}}"#,
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    )
 }
 
 #[test]
-fn garbage_and_unknown_methods_over_stdio_get_errors_not_a_crash() {
+fn malformed_requests_over_stdio_each_get_their_json_rpc_error() {
     let workspace = Workspace::standard();
     let mut child = Command::new(binary())
         .env("WASM_MCP_CACHE_DIR", test_cache_dir())
@@ -333,32 +392,215 @@ fn garbage_and_unknown_methods_over_stdio_get_errors_not_a_crash() {
         r#"{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "process_log_entry", "arguments": "not an object"}}"#,
     );
     send(r#"{"jsonrpc": "2.0", "id": 4, "method": "tools/list"}"#);
+    send(&deeply_nested(5));
+    send(
+        r#"{"jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": {"name": 42, "arguments": {}}}"#,
+    );
+    send(r#"{"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": {"cursor": "bogus"}}"#);
+    send(r#"{"jsonrpc": "2.0", "id": 8, "method": "prompts/list"}"#);
+    send(r#"{"jsonrpc": "2.0", "id": 9, "method": "resources/list"}"#);
+    send(
+        r#"{"jsonrpc": "2.0", "id": 10, "method": "completion/complete", "params": {"ref": {"type": "ref/prompt", "name": "x"}, "argument": {"name": "a", "value": "b"}}}"#,
+    );
 
     let mut answers = std::collections::HashMap::new();
     let mut line = String::new();
-    while answers.len() < 4 {
+    while answers.len() < 12 {
         line.clear();
         assert!(
             stdout.read_line(&mut line).unwrap() > 0,
             "the server exited: {answers:?}"
         );
         let message: Value = serde_json::from_str(&line).unwrap();
-        if let Some(id) = message.get("id").filter(|id| id.is_number()) {
-            answers.insert(id.as_i64().unwrap(), message);
-        }
+        let id = message.get("id").cloned().unwrap_or(Value::Null);
+        answers.insert(id.to_string(), message);
     }
-    assert!(
-        answers[&1]["result"]["serverInfo"]["name"] == "wasm-mcp",
-        "{:?}",
-        answers[&1]
-    );
-    assert_eq!(answers[&2]["error"]["code"], -32601, "{:?}", answers[&2]);
-    assert!(answers[&3].get("error").is_some(), "{:?}", answers[&3]);
-    assert!(
-        answers[&4]["result"]["tools"].as_array().unwrap().len() >= 5,
-        "{:?}",
-        answers[&4]
-    );
+    let error = |id: &str| {
+        let answer = &answers[id];
+        (
+            answer["error"]["code"].as_i64().unwrap_or_else(|| panic!("{answer}")),
+            answer["error"]["message"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(error("null").0, -32700, "not JSON: a parse error");
+    assert_eq!(error("\"x\"").0, -32600, "a method that is no string");
+    assert_eq!(answers["1"]["result"]["serverInfo"]["name"], "wasm-mcp");
+    assert_eq!(error("2").0, -32601);
+    let (code, message) = error("3");
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("`params.arguments` must be a JSON object"), "{message}");
+    assert!(answers["4"]["result"]["tools"].as_array().unwrap().len() >= 5);
+    let (code, message) = error("5");
+    assert_eq!(code, -32600, "{message}");
+    assert!(message.contains("nested more than 128 levels"), "{message}");
+    let (code, message) = error("6");
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("`params.name` must be a string"), "{message}");
+    let (code, message) = error("7");
+    assert_eq!(code, -32602, "{message}");
+    assert!(message.contains("unknown cursor"), "{message}");
+    for undeclared in ["8", "9", "10"] {
+        assert_eq!(error(undeclared).0, -32601, "{undeclared}: not declared, not served");
+    }
     drop(stdin);
     let _ = child.wait();
+}
+
+#[tokio::test]
+async fn malformed_requests_over_http_get_json_rpc_errors() {
+    let workspace = Workspace::standard();
+    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    let client = BareClient::connect(&server.url).await;
+    for (body, id, code) in [
+        ("{not json".to_string(), Value::Null, -32700),
+        (deeply_nested(11), json!(11), -32600),
+        (r#"{"jsonrpc": "2.0", "id": 12, "method": 7}"#.to_string(), json!(12), -32600),
+    ] {
+        let response = client
+            .post(&json!(null))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{}", &body[..20.min(body.len())]);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["jsonrpc"], "2.0");
+        assert_eq!(answer["id"], id, "{answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+    }
+    // A well-formed request with bad params is the handler's: -32602.
+    let response = client
+        .post(&json!({"jsonrpc": "2.0", "id": 13, "method": "tools/call",
+            "params": {"name": "probe_result", "arguments": [1, 2]}}))
+        .send()
+        .await
+        .unwrap();
+    let answer = EventReader::new(response).next_message().await;
+    assert_eq!(answer["id"], 13);
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+
+    // The typed client sees the same over HTTP and stdio, in both eras.
+    for transport in TRANSPORTS {
+        for client in [ScriptedClient::replying("x"), ScriptedClient::replying("x").modern()] {
+            let modern = client.is_modern();
+            let session = open(transport, &workspace, client).await;
+            let bogus = rmcp::model::PaginatedRequestParams::default()
+                .with_cursor(Some("bogus".into()));
+            let error = session.client.list_tools(Some(bogus)).await.unwrap_err();
+            assert!(
+                error.to_string().contains("unknown cursor"),
+                "{transport:?} modern={modern}: {error}"
+            );
+            let error = session.client.list_prompts(None).await.unwrap_err();
+            assert!(
+                error.to_string().contains("-32601") || error.to_string().contains("prompts/list"),
+                "{transport:?} modern={modern}: {error}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_greedy_client_cannot_lock_out_a_polite_one() {
+    let workspace = Workspace::standard();
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--max-client-calls", "4"],
+    );
+    // A legacy client whose LLM never answers holds four calls; its fifth
+    // and sixth are refused.
+    let greedy = ScriptedClient::replying("never").slow(Duration::from_secs(3600));
+    let greedy_session = server.connect(greedy.clone()).await;
+    let mut pending = Vec::new();
+    for i in 0..4 {
+        let handle = greedy_session
+            .peer()
+            .send_request_with_option(
+                tool_request("process_log_entry", json!({"log_line": format!("greedy {i}")})),
+                PeerRequestOptions::no_options(),
+            )
+            .await
+            .unwrap();
+        pending.push(handle);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while greedy.asked.lock().unwrap().len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "the calls never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..2 {
+        let refused = call(&greedy_session, "process_log_entry", json!({"log_line": "more"})).await;
+        assert_eq!(refused.is_error, Some(true));
+        assert!(
+            text(&refused).contains("this client already has 4 calls running"),
+            "{}",
+            text(&refused)
+        );
+    }
+    // Another session is another client.
+    let polite = server.connect(ScriptedClient::replying("fine")).await;
+    let result = call(&polite, "process_log_entry", json!({"log_line": "polite"})).await;
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+
+    // A 2026-07-28 client has no session: its address is its identity. Four
+    // parked calls it never answers, and the fifth is refused...
+    let modern_greedy = server.connect(ScriptedClient::replying("x").modern()).await;
+    for i in 0..4 {
+        let request = rmcp::model::CallToolRequestParams::new("process_log_entry")
+            .with_arguments(json!({"log_line": format!("parked {i}")}).as_object().unwrap().clone());
+        let parked = modern_greedy.call_tool_once(request).await.unwrap();
+        assert!(
+            matches!(parked, rmcp::model::CallToolResponse::InputRequired(_)),
+            "call {i} parks"
+        );
+    }
+    let request = rmcp::model::CallToolRequestParams::new("process_log_entry")
+        .with_arguments(json!({"log_line": "fifth"}).as_object().unwrap().clone());
+    let rmcp::model::CallToolResponse::Complete(refused) =
+        modern_greedy.call_tool_once(request).await.unwrap()
+    else {
+        panic!("the fifth call must be refused, not parked")
+    };
+    assert!(
+        text(&refused).contains("this client already has 4 calls"),
+        "{}",
+        text(&refused)
+    );
+    // ...while a client from another address is served.
+    let other_address = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
+        other_address,
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            server.url.as_str(),
+        ),
+    );
+    let modern_polite = ScriptedClient::replying("fine too").modern().connect(transport).await;
+    let result = call(&modern_polite, "process_log_entry", json!({"log_line": "other"})).await;
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    drop(pending);
+}
+
+#[tokio::test]
+async fn live_sessions_are_capped() {
+    let workspace = Workspace::standard();
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--max-sessions", "2"],
+    );
+    let _first = BareClient::connect(&server.url).await;
+    let _second = BareClient::connect(&server.url).await;
+    let third = raw_post(&server, &initialize_body()).send().await.unwrap();
+    assert_eq!(third.status(), 503);
+    let answer: Value = third.json().await.unwrap();
+    assert!(
+        answer["error"]["message"].as_str().unwrap().contains("--max-sessions"),
+        "{answer}"
+    );
 }

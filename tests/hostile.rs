@@ -364,21 +364,34 @@ async fn append_size_and_quota_are_enforced_without_torn_records() {
     );
     assert!(!jail.workspace.path("probe.txt").exists());
 
-    // 49-byte records until the 1 MiB quota refuses one.
-    let message = failure(
-        &session.client,
-        "probe_append_many",
-        json!({"path": "logs/q.log", "tag": "q", "count": 30000}),
-    )
-    .await;
-    assert!(
-        message.contains("QuotaExceeded") && message.contains("`limits.quota_mib`"),
-        "{message}"
-    );
+    // Four calls at once append 49-byte records until the 1 MiB quota
+    // refuses one: the check and the write must be one step, or together
+    // they pass the quota or tear a record.
+    let calls = ["a", "b", "c", "d"].map(|tag| {
+        failure(
+            &session.client,
+            "probe_append_many",
+            json!({"path": "logs/q.log", "tag": tag, "count": 30000}),
+        )
+    });
+    for message in futures::future::join_all(calls).await {
+        assert!(
+            message.contains("QuotaExceeded") && message.contains("`limits.quota_mib`"),
+            "{message}"
+        );
+    }
     let written = jail.workspace.read("logs/q.log").unwrap();
     assert!(written.len() <= 1024 * 1024);
     assert_eq!(written.len() % 49, 0, "only whole records");
-    assert_eq!(written.len() / 49, 1024 * 1024 / 49);
+    assert_eq!(written.len() / 49, 1024 * 1024 / 49, "up to the quota exactly");
+    let filler = "x".repeat(40);
+    for line in written.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert!(
+            parts.len() == 3 && parts[0].len() == 1 && parts[1].len() == 5 && parts[2] == filler,
+            "torn record: {line:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -457,4 +470,534 @@ async fn oversized_arguments_are_refused() {
         "{error}"
     );
     assert!(!jail.workspace.path("probe.txt").exists());
+}
+
+/// Make a FIFO at `path`.
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn planted_hard_links_fifos_and_sockets_are_refused_without_stalling() {
+    let jail = jail();
+    // Whoever can write into a granted folder plants things there.
+    std::fs::hard_link(
+        jail.outside.join("secret.txt"),
+        jail.workspace.path("logs/hard"),
+    )
+    .unwrap();
+    mkfifo(&jail.workspace.path("logs/fifo"));
+    mkfifo(&jail.workspace.path("probe.txt"));
+    let _socket =
+        std::os::unix::net::UnixListener::bind(jail.workspace.path("logs/socket")).unwrap();
+    let session = open(
+        Transport::Stdio,
+        &jail.workspace,
+        ScriptedClient::replying("ok"),
+    )
+    .await;
+    let planted = ["logs/hard", "logs/fifo", "probe.txt", "logs/socket"];
+    for path in planted {
+        let started = Instant::now();
+        let message = failure(
+            &session.client,
+            "probe_append",
+            json!({"path": path, "text": "pwned"}),
+        )
+        .await;
+        assert!(message.contains("Denied"), "{path}: {message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{path} stalled the append for {:?}",
+            started.elapsed()
+        );
+    }
+    // A FIFO with a reader opens, and is refused on its handle.
+    let _reader = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(0o4000) // O_NONBLOCK
+            .open(jail.workspace.path("logs/fifo"))
+            .unwrap()
+    };
+    let message = failure(
+        &session.client,
+        "probe_append",
+        json!({"path": "logs/fifo", "text": "pwned"}),
+    )
+    .await;
+    assert!(message.contains("not a regular file"), "{message}");
+    // Nothing was left locked: the same grant still takes appends.
+    let fine = call(
+        &session.client,
+        "probe_append",
+        json!({"path": "logs/fine.log", "text": "fine"}),
+    )
+    .await;
+    assert_eq!(fine.is_error, Some(false), "{}", text(&fine));
+    jail.assert_secret_intact();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn handle_floods_and_huge_random_requests_are_capped() {
+    let jail = jail();
+    let session = open(
+        Transport::Stdio,
+        &jail.workspace,
+        ScriptedClient::replying("ok"),
+    )
+    .await;
+    let message = failure(&session.client, "probe_handles", json!({"count": 100_000})).await;
+    assert!(
+        message.contains("crashed") && message.contains("resource table has no free keys"),
+        "{message}"
+    );
+    let held = call(&session.client, "probe_handles", json!({"count": 1000})).await;
+    assert_eq!(text(&held), "held 1000 handles");
+
+    let message = failure(&session.client, "probe_random", json!({"bytes": 1 << 20})).await;
+    assert!(message.contains("exceeds limit"), "{message}");
+    let random = call(&session.client, "probe_random", json!({"bytes": 4096})).await;
+    assert_eq!(text(&random), "got 4096 random bytes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn error_texts_are_capped_like_results() {
+    let jail = jail();
+    let session = open(
+        Transport::Stdio,
+        &jail.workspace,
+        ScriptedClient::replying("ok"),
+    )
+    .await;
+    let message = failure(&session.client, "probe_fail", json!({"bytes": 1_000_000})).await;
+    assert!(
+        message.len() < 4096 + 300,
+        "{} bytes came back",
+        message.len()
+    );
+    assert!(
+        message.contains("more bytes cut") && message.contains("`limits.result_bytes`"),
+        "{}",
+        &message[message.len() - 200..]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_floods_are_budgeted_and_forged_lines_escaped() {
+    let jail = jail();
+    let session = open(
+        Transport::Http,
+        &jail.workspace,
+        ScriptedClient::replying("ok"),
+    )
+    .await;
+    let server = session.server.as_ref().unwrap();
+    let line = "x".repeat(1000);
+    let result = call(
+        &session.client,
+        "probe_log",
+        json!({"message": line, "count": 20_000}),
+    )
+    .await;
+    assert_eq!(text(&result), "logged");
+    let forged = "innocent\n2026-11-22T00:00:00.000000Z ERROR wasm_mcp: forged by a plugin";
+    call(&session.client, "probe_log", json!({"message": forged})).await;
+    // The log reaches stderr through a writer thread: wait for the last line.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log.lock().unwrap().contains("innocent") {
+        assert!(Instant::now() < deadline, "the log never arrived");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = server.log.lock().unwrap().clone();
+    let flood = log.lines().filter(|l| l.contains(&line)).count();
+    assert!(
+        (1..=66).contains(&flood),
+        "64 KiB of 1000-byte lines at most, got {flood}"
+    );
+    assert_eq!(log.matches("used its log budget").count(), 1, "said once");
+    assert!(
+        !log.lines().any(|l| l.starts_with("2026-11-22T00:00:00.000000Z")),
+        "a plugin forged a log line:\n{log}"
+    );
+    assert!(log.contains(r"innocent\n2026-11-22"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parent_that_never_reads_stderr_does_not_stall_the_server() {
+    let jail = jail();
+    let mut command = tokio::process::Command::new(binary());
+    command
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+        .current_dir(jail.workspace.dir.path())
+        .args(["serve", "--stdio", "--config"])
+        .arg(jail.workspace.config());
+    // stderr is a pipe that nobody reads: it fills after 64 KiB.
+    let (transport, _unread_stderr) = rmcp::transport::TokioChildProcess::builder(command)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = ScriptedClient::replying("ok").connect(transport).await;
+    let started = Instant::now();
+    for round in 0..20 {
+        let result = tokio::time::timeout(
+            Duration::from_secs(10),
+            call(
+                &client,
+                "probe_log",
+                json!({"message": format!("{round} {}", "y".repeat(2000)), "count": 100}),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("call {round} stalled after {:?}", started.elapsed()));
+        assert_eq!(text(&result), "logged");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_reports_are_finite_growing_and_paced() {
+    let jail = jail();
+    let client = ScriptedClient::replying("ok");
+    let session = open(Transport::Stdio, &jail.workspace, client.clone()).await;
+    let request = rmcp::model::CallToolRequestParams::new("probe_progress_flood")
+        .with_arguments(json!({"count": 5000}).as_object().unwrap().clone());
+    let result = session.client.call_tool(request).await.unwrap();
+    assert_eq!(text(&result), "flooded");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let progress = client.progress.lock().unwrap().clone();
+    assert!(
+        (2..=40).contains(&progress.len()),
+        "5000 reports at once must be paced: {} arrived",
+        progress.len()
+    );
+    assert!(progress.iter().all(|(p, total, _)| p.is_finite()
+        && total.is_none_or(f64::is_finite)));
+    assert!(
+        progress.windows(2).all(|w| w[1].0 > w[0].0),
+        "progress grows"
+    );
+    assert_eq!(progress.last().unwrap().0, 5000.0, "the last step arrives");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn captured_output_is_logged_when_a_limit_ends_the_call() {
+    let jail = jail();
+    let session = open(
+        Transport::Http,
+        &jail.workspace,
+        ScriptedClient::replying("ok"),
+    )
+    .await;
+    let message = failure(&session.client, "probe_print_then_spin", json!({})).await;
+    assert!(message.contains("CPU time"), "{message}");
+    let server = session.server.as_ref().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log.lock().unwrap().contains("last words before the spin") {
+        assert!(
+            Instant::now() < deadline,
+            "the plugin's stderr was lost:\n{}",
+            server.log.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A config with one plugin of crate `name` (built from `plugins/testing`).
+fn lone_plugin(name: &str) -> Workspace {
+    Workspace::with_config(&format!(
+        "[[plugin]]\ncomponent = {:?}\n",
+        component(name)
+    ))
+}
+
+/// `wasm-mcp check` on `workspace`: (succeeded, stderr, how long it took).
+fn check(workspace: &Workspace) -> (bool, String, Duration) {
+    let started = Instant::now();
+    let output = std::process::Command::new(binary())
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+        .args(["check", "--config"])
+        .arg(workspace.config())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn a_plugin_that_hangs_or_repeats_itself_in_list_tools_is_refused_at_load() {
+    let (ok, stderr, took) = check(&lone_plugin("sleepy-list"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("`list-tools` did not return within 10 s"),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+
+    let (ok, stderr, _) = check(&lone_plugin("twin-tools"));
+    assert!(!ok);
+    assert!(
+        stderr.contains("names tool `twin` twice"),
+        "a clear error, not a panic: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A tool plugin written by hand in the component text format: besides its
+/// own memory it instantiates `hogs` core modules with a memory each. Its
+/// one tool, `many_memories`, grows every hog's memory by `grow_pages`,
+/// traps if a grow is refused, spins `spin` loop turns, and returns "ok".
+fn many_memories_component(hogs: usize, grow_pages: u32, spin: u32) -> Vec<u8> {
+    // Static data: the list-tools answer at 100 (list of one `tool` record
+    // at 200, its strings at 400..), the call's `ok` result at 300.
+    let strings = [
+        (400, "many_memories"),
+        (500, "Grows several memories."),
+        (600, r#"{"type":"object"}"#),
+        (700, "ok"),
+    ];
+    let len = |at: u32| strings.iter().find(|(a, _)| *a == at).unwrap().1.len() as u32;
+    let words = |values: &[u32]| -> String {
+        values
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .map(|b| format!("\\{b:02x}"))
+            .collect()
+    };
+    let mut data = vec![
+        (100, words(&[200, 1])),
+        (200, words(&[400, len(400), 0, 0, 0, 500, len(500), 600, len(600)])),
+        (300, words(&[0, 700, len(700)])),
+    ];
+    data.extend(strings.iter().map(|(at, s)| (*at, s.to_string())));
+    let data: String = data
+        .iter()
+        .map(|(at, bytes)| format!("(data (i32.const {at}) \"{bytes}\")\n"))
+        .collect();
+    let hog_instances: String = (0..hogs)
+        .map(|i| format!("(core instance $hog{i} (instantiate $hog))\n"))
+        .collect();
+    let hog_exports: String = (0..hogs)
+        .map(|i| format!("(export \"grow{i}\" (func $hog{i} \"grow\"))"))
+        .collect();
+    let hog_imports: String = (0..hogs)
+        .map(|i| format!("(import \"hogs\" \"grow{i}\" (func $grow{i} (param i32) (result i32)))\n"))
+        .collect();
+    let grows: String = (0..hogs)
+        .map(|i| {
+            format!("(if (i32.lt_s (call $grow{i} (i32.const {grow_pages})) (i32.const 0)) (then unreachable))\n")
+        })
+        .collect();
+    let text = format!(
+        r#"(component
+  (core module $hog
+    (memory (export "memory") 1)
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))
+  {hog_instances}
+  (core instance $hogs {hog_exports})
+  (core module $main
+    {hog_imports}
+    (memory (export "memory") 1)
+    (global $next (mut i32) (i32.const 4096))
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+      (local $at i32)
+      (local.set $at (i32.and
+        (i32.add (global.get $next) (i32.sub (local.get 2) (i32.const 1)))
+        (i32.sub (i32.const 0) (local.get 2))))
+      (global.set $next (i32.add (local.get $at) (local.get 3)))
+      (if (i32.gt_u (global.get $next) (i32.mul (memory.size) (i32.const 65536)))
+        (then (drop (memory.grow (i32.add (i32.div_u (global.get $next) (i32.const 65536)) (i32.const 1))))))
+      (local.get $at))
+    (func (export "list-tools") (result i32) (i32.const 100))
+    (func (export "call") (param i32 i32 i32 i32) (result i32)
+      (local $turns i32)
+      {grows}
+      (local.set $turns (i32.const {spin}))
+      (block $done (loop $spin
+        (br_if $done (i32.eqz (local.get $turns)))
+        (local.set $turns (i32.sub (local.get $turns) (i32.const 1)))
+        (br $spin)))
+      (i32.const 300))
+    {data})
+  (core instance $main (instantiate $main (with "hogs" (instance $hogs))))
+  (type $tool (record (field "name" string) (field "title" (option string))
+                      (field "description" string) (field "input-schema" string)))
+  (type $call-error (variant (case "invalid-arguments" string) (case "failed" string)))
+  (func $list-tools (result (list $tool))
+    (canon lift (core func $main "list-tools") (memory $main "memory") (realloc (func $main "realloc"))))
+  (func $call (param "name" string) (param "arguments" string) (result (result string (error $call-error)))
+    (canon lift (core func $main "call") (memory $main "memory") (realloc (func $main "realloc"))))
+  (instance $tools (export "list-tools" (func $list-tools)) (export "call" (func $call)))
+  (export "wasm-mcp:plugin/tools@0.1.0" (instance $tools)))"#
+    );
+    wat::parse_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// A workspace serving the hand-written component beside the probe.
+fn many_memories_workspace(component_bytes: &[u8], limits: &str) -> Workspace {
+    let workspace = Workspace::new();
+    std::fs::write(workspace.path("many.wasm"), component_bytes).unwrap();
+    std::fs::write(
+        workspace.config(),
+        format!(
+            "[[plugin]]\nname = \"many\"\ncomponent = \"many.wasm\"\n[plugin.limits]\n{limits}\n\n[[plugin]]\ncomponent = {:?}\n",
+            component("probe")
+        ),
+    )
+    .unwrap();
+    workspace
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_memory_limit_counts_every_memory_of_a_call() {
+    // Four memories of 10 MiB each fit a per-memory limit of 16 MiB, not a
+    // per-call one.
+    let workspace = many_memories_workspace(&many_memories_component(3, 160, 0), "memory_mib = 16");
+    let session = open(Transport::Stdio, &workspace, ScriptedClient::replying("ok")).await;
+    let message = failure(&session.client, "many_memories", json!({})).await;
+    assert!(
+        message.starts_with("plugin `many` hit a limit: memory: the plugin tried to grow past 16 MiB"),
+        "{message}"
+    );
+    let ok = call(&session.client, "probe_result", json!({"bytes": 2})).await;
+    assert_eq!(text(&ok), "rr");
+}
+
+#[test]
+fn a_component_with_more_memories_than_a_call_may_have_is_refused() {
+    let workspace = many_memories_workspace(&many_memories_component(6, 0, 0), "");
+    let (ok, stderr, _) = check(&workspace);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("plugin `many`") && stderr.contains("at most 64 core instances, 4 memories"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_instance_pool_is_a_named_limit_and_other_plugins_go_on() {
+    // 16 calls of a four-memory component at once need 64 memory slots; the
+    // pool has two per call slot (16 + 1 + 8 slots).
+    let workspace = many_memories_workspace(
+        &many_memories_component(3, 0, 300_000_000),
+        "concurrent_calls = 16\ncpu_time_ms = 60000",
+    );
+    // The probe's own slot: one call at a time.
+    let config = std::fs::read_to_string(workspace.config()).unwrap();
+    std::fs::write(
+        workspace.config(),
+        config + "[plugin.limits]\nconcurrent_calls = 1\n",
+    )
+    .unwrap();
+    let session = open_with(
+        Transport::Stdio,
+        &workspace,
+        ScriptedClient::replying("ok"),
+        &["--allocator", "pooling"],
+    )
+    .await;
+    let calls = (0..16).map(|_| call(&session.client, "many_memories", json!({})));
+    let results = futures::future::join_all(calls).await;
+    let refused: Vec<String> = results
+        .iter()
+        .filter(|r| r.is_error == Some(true))
+        .map(text)
+        .collect();
+    assert!(!refused.is_empty(), "the pool should have run out");
+    for message in &refused {
+        assert!(
+            message.contains("hit a limit: instance pool: every slot is in use"),
+            "{message}"
+        );
+    }
+    assert!(results.iter().any(|r| text(r) == "ok"));
+    let ok = call(&session.client, "probe_result", json!({"bytes": 2})).await;
+    assert_eq!(text(&ok), "rr");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_host_processes_appending_to_one_file_never_tear_records() {
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\ncomponent = {:?}\nappend = [\"logs/\"]\n[plugin.limits]\nconcurrent_calls = 64\ncpu_time_ms = 120000\n",
+        component("probe")
+    ));
+    std::fs::create_dir(workspace.path("logs")).unwrap();
+    let hosts = [
+        open(Transport::Stdio, &workspace, ScriptedClient::replying("x")).await,
+        open(Transport::Stdio, &workspace, ScriptedClient::replying("x")).await,
+    ];
+    let calls = hosts.iter().enumerate().flat_map(|(host, session)| {
+        (0..20).map(move |i| {
+            call(
+                &session.client,
+                "probe_append_many",
+                json!({"path": "logs/shared.log", "tag": format!("{host}{i:03}"), "count": 200}),
+            )
+        })
+    });
+    for result in futures::future::join_all(calls).await {
+        assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    }
+    let written = workspace.read("logs/shared.log").unwrap();
+    let filler = "x".repeat(40);
+    let mut seen = std::collections::HashSet::new();
+    for line in written.lines() {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert!(
+            parts.len() == 3 && parts[0].len() == 4 && parts[1].len() == 5 && parts[2] == filler,
+            "torn record: {line:?}"
+        );
+        assert!(seen.insert((parts[0], parts[1])), "duplicate {line:?}");
+    }
+    assert_eq!(seen.len(), 2 * 20 * 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_cut_short_leaves_no_partial_record() {
+    let jail = jail();
+    // The host may write files of at most 2 KiB (`ulimit -f 2`, in KiB for
+    // bash): the third 1000-byte record is cut short by the kernel.
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+        .current_dir(jail.workspace.dir.path())
+        .args(["-c", "ulimit -f 2 && exec \"$0\" \"$@\""])
+        .arg(binary())
+        .args(["serve", "--stdio", "--config"])
+        .arg(jail.workspace.config());
+    let (transport, _) = rmcp::transport::TokioChildProcess::builder(command)
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let client = ScriptedClient::replying("ok").connect(transport).await;
+    let record = "r".repeat(999) + "\n";
+    for _ in 0..2 {
+        let ok = call(&client, "probe_append", json!({"path": "probe.txt", "text": record})).await;
+        assert_eq!(ok.is_error, Some(false), "{}", text(&ok));
+    }
+    let message = failure(
+        &client,
+        "probe_append",
+        json!({"path": "probe.txt", "text": record}),
+    )
+    .await;
+    assert!(
+        message.contains("Io") && message.contains("nothing of this record was kept"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(jail.workspace.path("probe.txt")).unwrap().len(),
+        2000,
+        "whole records only"
+    );
+    // The host survived the kernel's SIGXFSZ and goes on.
+    let after = call(&client, "probe_result", json!({"bytes": 1})).await;
+    assert_eq!(text(&after), "r");
 }

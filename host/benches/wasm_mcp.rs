@@ -150,6 +150,7 @@ impl SampleRoute for Instant_ {
     fn sample(
         &self,
         _: CreateMessageRequestParams,
+        _: Duration,
     ) -> BoxFuture<'_, Result<CreateMessageResult, SampleError>> {
         Box::pin(std::future::ready(Ok(answer())))
     }

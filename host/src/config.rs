@@ -57,6 +57,11 @@ pub struct Limits {
     pub quota_mib: u64,
     /// Calls of this plugin running (or parked) at once.
     pub concurrent_calls: usize,
+    /// Lines one call may put in the host's log (its `log` calls, captured
+    /// output, refused appends) and send as log notifications.
+    pub log_lines: u64,
+    /// Bytes of those lines.
+    pub log_bytes: u64,
 }
 
 impl Default for Limits {
@@ -70,6 +75,8 @@ impl Default for Limits {
             append_bytes: 1024 * 1024,
             quota_mib: 100,
             concurrent_calls: 256,
+            log_lines: 1000,
+            log_bytes: 64 * 1024,
         }
     }
 }
@@ -247,6 +254,8 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
         ("limits.append_bytes", limits.append_bytes == 0),
         ("limits.quota_mib", limits.quota_mib == 0),
         ("limits.concurrent_calls", limits.concurrent_calls == 0),
+        ("limits.log_lines", limits.log_lines == 0),
+        ("limits.log_bytes", limits.log_bytes == 0),
         ("sampling.max_tokens", sampling.max_tokens == 0),
         ("sampling.timeout_s", sampling.timeout_s == 0),
     ];
@@ -255,6 +264,18 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
     }
     if limits.memory_mib > 4096 {
         bail!("`limits.memory_mib` is at most 4096: a wasm32 instance cannot address more");
+    }
+    // Upper bounds keep every derived duration and size far from overflow.
+    const DAY_S: u64 = 24 * 60 * 60;
+    let too_large = [
+        ("limits.cpu_time_ms", limits.cpu_time_ms, DAY_S * 1000),
+        ("limits.wall_time_s", limits.wall_time_s, DAY_S),
+        ("limits.concurrent_calls", limits.concurrent_calls as u64, 100_000),
+        ("limits.quota_mib", limits.quota_mib, 1 << 30),
+        ("sampling.timeout_s", sampling.timeout_s, DAY_S),
+    ];
+    if let Some((key, value, max)) = too_large.iter().find(|(_, value, max)| value > max) {
+        bail!("`{key}` is {value}; it may be at most {max}");
     }
     Ok(())
 }

@@ -78,14 +78,28 @@ enum Command {
         stdio: bool,
         /// How long a call parked in `sample()` waits for a 2026-07-28
         /// client's retry before its sampling times out.
-        #[arg(long, value_name = "SECONDS", default_value_t = mrtr::DEFAULT_TTL.as_secs())]
+        #[arg(long, value_name = "SECONDS", default_value_t = mrtr::DEFAULT_TTL.as_secs(),
+              value_parser = clap::value_parser!(u64).range(1..=86_400))]
         parked_call_ttl: u64,
         /// How many calls may wait for 2026-07-28 clients' retries at once;
         /// `sample()` in a call beyond that is refused.
         #[arg(long, value_name = "COUNT", default_value_t = mrtr::DEFAULT_MAX_PARKED)]
         max_parked_calls: usize,
-        /// Require `Authorization: Bearer TOKEN` on every HTTP request.
-        #[arg(long, env = "WASM_MCP_AUTH_TOKEN", hide_env_values = true)]
+        /// Calls one client may have running or parked at once (a client is
+        /// a session, or the address of a 2026-07-28 HTTP client); more are refused.
+        #[arg(long, value_name = "COUNT", default_value_t = 32,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        max_client_calls: u64,
+        /// Live HTTP sessions at most; further `initialize` requests get 503.
+        #[arg(long, value_name = "COUNT", default_value_t = 1024)]
+        max_sessions: usize,
+        /// Require `Authorization: Bearer TOKEN` on every HTTP request, the
+        /// token read from this file (its first line). WASM_MCP_AUTH_TOKEN
+        /// works too.
+        #[arg(long, value_name = "FILE", conflicts_with = "auth_token")]
+        auth_token_file: Option<PathBuf>,
+        /// The token itself. Avoid it: any user can read it in `ps`.
+        #[arg(long, value_name = "TOKEN")]
         auth_token: Option<String>,
         /// Another `Host` header value to accept (loopback names always are).
         #[arg(long = "allowed-host", value_name = "HOST")]
@@ -151,7 +165,7 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // A client command's own output is the tool's; keep the log to errors.
     let quiet = matches!(cli.command, Command::Call { .. } | Command::Tools { .. });
-    init_logging(if quiet {
+    let _log_writer = wasm_mcp_host::logging::init(if quiet {
         "error"
     } else {
         "warn,wasm_mcp=info,plugin=info"
@@ -203,12 +217,17 @@ async fn run(command: Command) -> Result<ExitCode> {
             stdio,
             parked_call_ttl,
             max_parked_calls,
+            max_client_calls,
+            max_sessions,
+            auth_token_file,
             auth_token,
             allowed_hosts,
             allowed_origins,
             max_request_bytes,
             runtime: runtime_args,
         } => {
+            ignore_file_size_signal();
+            let auth_token = auth_token_from(auth_token_file, auth_token)?;
             let config = match config {
                 Some(path) => Config::load(&path)?,
                 None => embedded::default_config()?,
@@ -219,7 +238,8 @@ async fn run(command: Command) -> Result<ExitCode> {
                 std::time::Duration::from_secs(parked_call_ttl.max(1)),
                 max_parked_calls,
             );
-            let server = McpServer::new(runtime, parked);
+            let clients = wasm_mcp_host::fairness::ClientLimits::new(max_client_calls as usize);
+            let server = McpServer::new(runtime, parked, clients);
             if stdio {
                 transport::serve_stdio(server).await?;
             } else {
@@ -232,8 +252,9 @@ async fn run(command: Command) -> Result<ExitCode> {
                 let options = transport::HttpOptions {
                     allowed_hosts,
                     allowed_origins,
-                    auth_token: auth_token.filter(|t| !t.is_empty()),
+                    auth_token,
                     max_request_bytes,
+                    max_sessions,
                 };
                 transport::serve_http(server, listen, options, shutdown).await?;
             }
@@ -285,13 +306,43 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
     out
 }
 
-fn init_logging(default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("WASM_MCP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+/// The bearer token: from `--auth-token-file`, else `WASM_MCP_AUTH_TOKEN`,
+/// else `--auth-token` (with a warning: the command line is public).
+fn auth_token_from(file: Option<PathBuf>, on_command_line: Option<String>) -> Result<Option<String>> {
+    use anyhow::Context as _;
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read the token file {}", file.display()))?;
+        let token = text.lines().next().unwrap_or_default().trim().to_string();
+        anyhow::ensure!(
+            !token.is_empty(),
+            "the token file {} is empty: put the token on its first line",
+            file.display()
+        );
+        return Ok(Some(token));
+    }
+    if let Some(token) = std::env::var("WASM_MCP_AUTH_TOKEN").ok().filter(|t| !t.is_empty()) {
+        return Ok(Some(token));
+    }
+    let token = on_command_line.filter(|t| !t.is_empty());
+    if token.is_some() {
+        tracing::warn!(
+            "--auth-token puts the token on the command line, where any user of this machine can read it (ps); use --auth-token-file or WASM_MCP_AUTH_TOKEN"
+        );
+    }
+    Ok(token)
+}
+
+/// A file that reaches the process's size limit (`ulimit -f`) sends
+/// SIGXFSZ, whose default action kills the process. Handled, the write fails
+/// with `EFBIG` instead, and only that append fails.
+fn ignore_file_size_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let xfsz = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+    match signal(xfsz) {
+        Ok(mut received) => {
+            tokio::spawn(async move { while received.recv().await.is_some() {} });
+        }
+        Err(error) => tracing::warn!("cannot handle SIGXFSZ: {error}"),
+    }
 }

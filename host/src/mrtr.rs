@@ -31,11 +31,12 @@ use rmcp::model::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::{BoxFuture, SampleRoute};
 use crate::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
+use crate::fairness::ClientSlot;
 use crate::runtime::{CallContext, CallFailure, Plugin};
 
 /// How long a parked call waits for its client's retry, by default.
@@ -51,6 +52,9 @@ pub enum Step {
 
 /// The `tools/call` request driving a call now.
 pub struct Request {
+    /// The calling client's share of call slots, held by the call until it
+    /// ends (a retry's is not needed: its call holds one already).
+    pub slot: Option<ClientSlot>,
     /// Whether it declared the `sampling` capability.
     pub can_sample: bool,
     /// Cancelled when the client cancels it.
@@ -63,6 +67,8 @@ pub struct Request {
 enum Event {
     Sample {
         request: CreateMessageRequestParams,
+        /// How long the plugin may wait for this answer (`sampling.timeout_s`).
+        timeout: Duration,
         answer: oneshot::Sender<Result<CreateMessageResult, SampleError>>,
     },
     Done(Result<String, CallFailure>),
@@ -78,8 +84,10 @@ struct Parked {
     request: CreateMessageRequestParams,
     answer: oneshot::Sender<Result<CreateMessageResult, SampleError>>,
     events: mpsc::Receiver<Event>,
-    /// Stops the plugin; fired if a request driving the call goes away.
-    cancel: CancellationToken,
+    /// Stops the plugin if the parked call leaves the table without being
+    /// resumed (it expired, or the registry is gone): no client waits for
+    /// it. A resumed call disarms it and goes on.
+    stop_when_dropped: DropGuard,
     /// The call's notifications; silent while parked.
     notifier: Notifier,
     expires: Instant,
@@ -112,12 +120,19 @@ pub struct ParkedCalls {
 
 impl ParkedCalls {
     /// A registry whose parked calls wait at most `ttl`, at most `max_parked`
-    /// at once. Starts a task that frees expired calls.
+    /// at once. Starts a task that stops expired calls.
     pub fn new(ttl: Duration, max_parked: usize) -> Arc<Self> {
         let mut key = [0u8; 32];
+        let mut key_id = [0u8; 8];
         getrandom::fill(&mut key).expect("the OS random source is unavailable");
+        getrandom::fill(&mut key_id).expect("the OS random source is unavailable");
+        // A key id of our own, sealed into every state, tells a state from
+        // another process (unknown id) from an altered one (bad tag).
+        let key_id: String = key_id.iter().map(|b| format!("{b:02x}")).collect();
+        let codec = RequestStateCodec::new_with_keyring(key_id.clone(), [(key_id, key.to_vec())])
+            .expect("a 32-byte key and a hex key id make a valid keyring");
         let parked = Arc::new(ParkedCalls {
-            codec: RequestStateCodec::new(key.to_vec()),
+            codec,
             calls: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             ttl,
@@ -140,21 +155,22 @@ impl ParkedCalls {
         plugin: Arc<Plugin>,
         tool: String,
         arguments: String,
-        request: Request,
+        mut request: Request,
     ) -> Result<Step, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let binding = bind(&tool, &arguments);
         let (events, receiver) = mpsc::channel(1);
         let route = Arc::new(ParkingRoute {
             events: events.clone(),
-            ttl: self.ttl,
         });
         // The call outlives this request once parked; only its driver cancels it.
         let cancel = CancellationToken::new();
         let notifier = Notifier::new(Some(request.route.clone()));
         let call = CallContext::new(&plugin, route, cancel.clone(), notifier.clone());
+        let slot = request.slot.take();
         tokio::spawn(async move {
             let outcome = plugin.call(&tool, &arguments, call).await;
+            drop(slot);
             if let Err(unheard) = events.send(Event::Done(outcome)).await
                 && let Event::Done(Err(failure)) = unheard.0
             {
@@ -230,11 +246,12 @@ impl ParkedCalls {
             answer: reply,
             events,
             round,
-            cancel,
+            stop_when_dropped,
             notifier,
             ..
         } = calls.remove(&payload.call).expect("checked above");
-        // A plugin that stopped waiting (expired, ended) has dropped its receiver.
+        let cancel = stop_when_dropped.disarm();
+        // A plugin that stopped waiting (it ended) has dropped its receiver.
         let _ = reply.send(answer);
         Ok(Ok(Driving {
             events,
@@ -278,6 +295,7 @@ impl ParkedCalls {
                 Some(Event::Done(outcome)) => return Ok(Step::Done(outcome)),
                 Some(Event::Sample {
                     request: sampling,
+                    timeout,
                     answer,
                 }) => {
                     if !can_sample {
@@ -290,9 +308,14 @@ impl ParkedCalls {
                     }
                     round += 1;
                     let key = format!("sampling-{round}");
+                    // One clock for the state, the parked call and the
+                    // plugin's wait: the shorter of the TTL and the plugin's
+                    // `sampling.timeout_s`. An answer is never dropped
+                    // silently: it resumes the call, or gets "expired".
+                    let wait = self.ttl.min(timeout);
                     let state = self.codec.seal_json_with(
                         &StatePayload { call: id, round },
-                        &SealOptions::new().associated_data(binding).ttl(self.ttl),
+                        &SealOptions::new().associated_data(binding).ttl(wait),
                     );
                     let state = state.map_err(|e| McpError::internal_error(e.to_string(), None))?;
                     let result = input_required(&key, &sampling, &state);
@@ -314,12 +337,12 @@ impl ParkedCalls {
                             request: sampling,
                             answer,
                             events,
-                            cancel,
+                            stop_when_dropped: cancel.drop_guard(),
                             notifier: {
                                 notifier.reroute(None);
                                 notifier
                             },
-                            expires: Instant::now() + self.ttl,
+                            expires: Instant::now() + wait,
                         },
                     );
                     stop_if_abandoned.disarm();
@@ -332,19 +355,21 @@ impl ParkedCalls {
     fn state_error(&self, error: RequestStateError) -> McpError {
         let message = match error {
             RequestStateError::Expired => format!(
-                "requestState has expired (a parked call waits {} s); call the tool again without requestState",
+                "requestState has expired (a parked call waits at most {} s, or its plugin's `sampling.timeout_s` if shorter) and the call was stopped; call the tool again without requestState",
                 self.ttl.as_secs()
             ),
-            _ => "requestState failed verification: it was altered, belongs to another tool call or other arguments, or was issued by another server process".to_string(),
+            RequestStateError::UnknownKeyId => "requestState was issued by another server process (or before this one restarted); call the tool again without requestState".to_string(),
+            _ => "requestState failed verification: it was altered, or belongs to another tool call or other arguments; echo it unchanged with the same tool and arguments".to_string(),
         };
         McpError::invalid_params(message, None)
     }
 }
 
-/// Free calls whose client did not come back in time. Dropping a parked call
-/// drops its answer channel, so its `sample()` returns `timed-out`.
+/// Stop calls whose client did not come back in time: dropping a parked
+/// call cancels it, which ends the plugin and frees its permits, so nothing
+/// it would have done after its client left happens.
 async fn reap_expired(registry: Weak<ParkedCalls>, ttl: Duration) {
-    let period = (ttl / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let period = (ttl / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
     let mut ticker = tokio::time::interval(period);
     loop {
         ticker.tick().await;
@@ -364,17 +389,18 @@ async fn reap_expired(registry: Weak<ParkedCalls>, ttl: Duration) {
         if !expired.is_empty() {
             tracing::info!(
                 count = expired.len(),
-                "parked calls expired without a retry"
+                "parked calls expired without a retry and were stopped"
             );
         }
     }
 }
 
-/// The associated data a state is sealed with: the tool and its arguments.
+/// The associated data a state is sealed with: the tool and its arguments,
+/// the tool's length first so no split of the bytes is ambiguous.
 fn bind(tool: &str, arguments: &str) -> Vec<u8> {
-    let mut binding = Vec::with_capacity(tool.len() + 1 + arguments.len());
+    let mut binding = Vec::with_capacity(8 + tool.len() + arguments.len());
+    binding.extend_from_slice(&(tool.len() as u64).to_be_bytes());
     binding.extend_from_slice(tool.as_bytes());
-    binding.push(0);
     binding.extend_from_slice(arguments.as_bytes());
     binding
 }
@@ -410,34 +436,35 @@ fn parse_answer(value: &Value) -> Result<Result<CreateMessageResult, SampleError
 }
 
 /// `sample()` for a 2026-07-28 call: hand the request to the driving
-/// request and wait for the client's retry.
+/// request and wait for the client's retry. The wait has no timer of its
+/// own: the parked call expires at the shorter of the TTL and `timeout`,
+/// and expiry stops the whole call.
 struct ParkingRoute {
     events: mpsc::Sender<Event>,
-    ttl: Duration,
 }
 
 impl SampleRoute for ParkingRoute {
     fn sample(
         &self,
         request: CreateMessageRequestParams,
+        timeout: Duration,
     ) -> BoxFuture<'_, Result<CreateMessageResult, SampleError>> {
         Box::pin(async move {
             let (answer, reply) = oneshot::channel();
-            if self
-                .events
-                .send(Event::Sample { request, answer })
-                .await
-                .is_err()
-            {
+            let asked = Event::Sample {
+                request,
+                timeout,
+                answer,
+            };
+            if self.events.send(asked).await.is_err() {
                 return Err(SampleError::TimedOut(
                     "the client is no longer waiting for this call".into(),
                 ));
             }
             reply.await.unwrap_or_else(|_| {
-                Err(SampleError::TimedOut(format!(
-                    "the client did not retry with an answer within {} s",
-                    self.ttl.as_secs()
-                )))
+                Err(SampleError::TimedOut(
+                    "the call ended before the client answered".into(),
+                ))
             })
         })
     }
@@ -472,6 +499,8 @@ mod tests {
     fn bindings_differ_by_tool_and_arguments() {
         assert_ne!(bind("a", "{}"), bind("b", "{}"));
         assert_ne!(bind("a", "{\"x\":1}"), bind("a", "{\"x\":2}"));
-        assert_ne!(bind("a\0b", ""), bind("a", "b"));
+        // Same bytes, split differently: a separator could not tell them apart.
+        assert_ne!(bind("a\0b", ""), bind("a", "b\0"));
+        assert_ne!(bind("ab", "c"), bind("a", "bc"));
     }
 }

@@ -7,19 +7,25 @@
 // sampling is still supported, and it is how `sample()` reaches legacy clients.
 #![allow(deprecated)]
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-    ServerConfig, SetLevelRequestParams, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
+    CompleteRequestParams, CompleteResult, ContentBlock, CustomRequest, CustomResult,
+    Implementation, ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
+    LoggingLevel, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
 
 use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::{ClientSession, SampleRoute, Unavailable};
+use crate::fairness::{ClientKey, ClientLimits, ClientSlot};
 use crate::mrtr::{ParkedCalls, Step};
 use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
 
@@ -29,23 +35,54 @@ use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
 pub struct McpServer {
     runtime: Arc<Runtime>,
     parked: Arc<ParkedCalls>,
+    clients: Arc<ClientLimits>,
+    /// This handler's session, for per-client limits.
+    session: u64,
     /// This session's `logging/setLevel` (legacy sessions only).
     log_level: Arc<Mutex<Option<LoggingLevel>>>,
 }
 
+/// Numbers sessions for per-client limits.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
 impl McpServer {
-    pub fn new(runtime: Arc<Runtime>, parked: Arc<ParkedCalls>) -> Self {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        parked: Arc<ParkedCalls>,
+        clients: Arc<ClientLimits>,
+    ) -> Self {
         McpServer {
             runtime,
             parked,
+            clients,
+            session: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             log_level: Arc::default(),
         }
     }
 
-    /// A handler for a new session: shared runtime and parked calls, its own
-    /// log level.
+    /// A handler for a new session: shared runtime, parked calls and client
+    /// limits; its own log level.
     pub fn for_session(&self) -> Self {
-        McpServer::new(self.runtime.clone(), self.parked.clone())
+        McpServer::new(
+            self.runtime.clone(),
+            self.parked.clone(),
+            self.clients.clone(),
+        )
+    }
+
+    /// A slot for one more call of this request's client: its session, or,
+    /// for a 2026-07-28 request over HTTP (no session), its address.
+    fn client_slot(&self, context: &RequestContext<RoleServer>) -> Result<ClientSlot, String> {
+        let address = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>())
+            .map(|info| info.0.ip());
+        let key = match address {
+            Some(ip) if is_2026_era(context) => ClientKey::Address(ip),
+            _ => ClientKey::Session(self.session),
+        };
+        self.clients.acquire(key)
     }
 
     /// Where this request's progress and log notifications go.
@@ -104,7 +141,9 @@ fn tool_result(
             CallToolResult::success(vec![ContentBlock::text(text)])
         }
         Err(failure) => {
-            tracing::warn!(tool, plugin = %plugin.name, elapsed_ms, "call failed: {failure}");
+            let shown = failure.to_string();
+            let shown = crate::capabilities::log::truncate(&shown, 1024);
+            tracing::warn!(tool, plugin = %plugin.name, elapsed_ms, "call failed: {shown}");
             let what = match failure {
                 CallFailure::Cancelled => {
                     return Err(McpError::internal_error("the call was cancelled", None));
@@ -149,12 +188,66 @@ impl ServerHandler for McpServer {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        if let Some(cursor) = request.and_then(|r| r.cursor) {
+            let shown = crate::capabilities::log::truncate(&cursor, 100);
+            return Err(McpError::invalid_params(
+                format!(
+                    "unknown cursor {shown:?}: this server lists every tool in one page and never issues a cursor; call tools/list without one"
+                ),
+                None,
+            ));
+        }
         Ok(ListToolsResult::with_all_items(
             self.runtime.tools().cloned().collect(),
         ))
+    }
+
+    // Prompts, resources and completions are not declared, so they are not
+    // answered: "method not found", not an empty list.
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Err(McpError::method_not_found::<ListPromptsRequestMethod>())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Err(McpError::method_not_found::<ListResourcesRequestMethod>())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Err(McpError::method_not_found::<ListResourceTemplatesRequestMethod>())
+    }
+
+    async fn complete(
+        &self,
+        _request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        Err(McpError::method_not_found::<CompleteRequestMethod>())
+    }
+
+    /// rmcp hands over a request of a known method whose params did not
+    /// parse as a custom request; say what is wrong with them (-32602)
+    /// instead of "method not found".
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        Err(malformed_request(&request.method, request.params.as_ref()))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -191,8 +284,21 @@ impl ServerHandler for McpServer {
         }
         let started = Instant::now();
         let route = self.notify_route(&context);
+        // A retry continues a call that holds its client's slot already.
+        let slot = if request.request_state.is_some() {
+            None
+        } else {
+            match self.client_slot(&context) {
+                Ok(slot) => Some(slot),
+                Err(why) => {
+                    let refused = Err(CallFailure::Limit(why));
+                    return tool_result(plugin, &request.name, refused, started);
+                }
+            }
+        };
         if is_2026_era(&context) {
             let driver = crate::mrtr::Request {
+                slot,
                 can_sample: client_declared_sampling(&context),
                 cancel: context.ct.clone(),
                 route,
@@ -229,6 +335,45 @@ impl ServerHandler for McpServer {
         // Awaited on this task, never spawned: legacy sampling relies on the
         // request's task-local id to ride the call's own response stream.
         let outcome = plugin.call(&request.name, &arguments, call).await;
+        drop(slot);
         tool_result(plugin, &request.name, outcome, started)
+    }
+}
+
+/// The error for a request rmcp could not parse: `invalid params` naming
+/// what is wrong for the methods this server answers, else `method not found`.
+fn malformed_request(method: &str, params: Option<&serde_json::Value>) -> McpError {
+    let shown = crate::capabilities::log::truncate(method, 100);
+    let params = params.unwrap_or(&serde_json::Value::Null);
+    let why = match method {
+        "tools/call" => {
+            if !params.get("name").is_some_and(|n| n.is_string()) {
+                "`params.name` must be a string: the name of a tool from tools/list".to_string()
+            } else if params.get("arguments").is_some_and(|a| !a.is_object() && !a.is_null()) {
+                "`params.arguments` must be a JSON object mapping parameter names to values"
+                    .to_string()
+            } else {
+                describe_serde_error::<CallToolRequestParams>(params)
+            }
+        }
+        "tools/list" => describe_serde_error::<PaginatedRequestParams>(params),
+        "logging/setLevel" => describe_serde_error::<SetLevelRequestParams>(params),
+        "initialize" | "ping" | "server/discover" => "the params do not fit the method".into(),
+        _ => {
+            return McpError::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                format!("method {shown:?} is not served here"),
+                None,
+            );
+        }
+    };
+    McpError::invalid_params(format!("invalid params for {shown}: {why}"), None)
+}
+
+/// Why `params` does not parse as `T`.
+fn describe_serde_error<T: serde::de::DeserializeOwned>(params: &serde_json::Value) -> String {
+    match serde_json::from_value::<T>(params.clone()) {
+        Err(error) => error.to_string(),
+        Ok(_) => "the params do not fit the method".into(),
     }
 }

@@ -115,8 +115,8 @@ impl Workspace {
         self.path("wasm-mcp.toml")
     }
 
-    /// Every file below the workspace's parent folder (the workspace and its
-    /// siblings), with its size: to show nothing changed.
+    /// Every file below the workspace, with its size: to show nothing
+    /// changed. (A jail in `hostile.rs` also checks the folder beside it.)
     pub fn snapshot(&self) -> std::collections::BTreeMap<PathBuf, u64> {
         fn walk(dir: &Path, into: &mut std::collections::BTreeMap<PathBuf, u64>) {
             for entry in std::fs::read_dir(dir).unwrap().flatten() {

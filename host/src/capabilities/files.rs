@@ -4,16 +4,26 @@
 //! (exact files, or folders written with a trailing `/`), then opened through
 //! cap-std inside the granted folder's handle, which was opened at load. So
 //! `..`, absolute paths and symlinks cannot reach outside the grant, and the
-//! final component is never followed if it is a symlink. Files are opened in
-//! append mode and each call's bytes go out in one `write`, so appends from
-//! concurrent calls never interleave.
+//! final component is never followed if it is a symlink.
+//!
+//! Whoever can write into a granted folder may plant things there, so the
+//! opened handle, not the path, is checked: only a regular file with exactly
+//! one link is written (a hard link to a file outside is refused), and the
+//! open is non-blocking, so a FIFO or device cannot stall the call. No step
+//! of an append can block, which keeps it within the call's wall clock.
+//!
+//! Quotas are kept in one [`Ledger`] per granted path for the whole process,
+//! shared by every plugin granted that path. The quota is checked before
+//! anything is created, and a record is written whole or not at all.
 
-use std::io::Write;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 
 use anyhow::{Context, Result, bail};
-use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
+use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt, OpenOptionsSyncExt};
 use cap_std::fs::{Dir, OpenOptions};
 
 use crate::config::{Grant, check_relative_path};
@@ -29,11 +39,61 @@ struct OpenGrant {
     pattern: String,
     /// The granted folder, or the folder holding the granted file.
     dir: Arc<Dir>,
-    /// Serialises appends to this grant, so the quota check and the write
-    /// are one step. For a folder it also holds the bytes its files take
-    /// (measured at load, then counted); a file's size is read on each append.
-    usage: Arc<Mutex<u64>>,
+    /// The grant's path on the host, symlinks in its folders resolved.
+    host_path: PathBuf,
+    ledger: Arc<Ledger>,
     quota_bytes: u64,
+}
+
+/// What a granted path holds. One per path per process: two plugins (or two
+/// `tool_prefix` copies of one) granted the same folder share its quota.
+/// Its lock serialises this process's appends under the path, so the quota
+/// check and the write are one step.
+struct Ledger {
+    path: PathBuf,
+    is_folder: bool,
+    /// For a folder, the bytes its files hold (measured when first granted,
+    /// then counted). A file's size is read from the file on each append.
+    used: Mutex<u64>,
+}
+
+/// Every ledger in this process, by path.
+static LEDGERS: LazyLock<Mutex<HashMap<PathBuf, Weak<Ledger>>>> = LazyLock::new(Mutex::default);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Ledger {
+    /// The ledger of `path`, shared with every other grant of it.
+    fn of(path: &Path, is_folder: bool) -> Arc<Ledger> {
+        let mut ledgers = lock(&LEDGERS);
+        if let Some(ledger) = ledgers.get(path).and_then(Weak::upgrade) {
+            return ledger;
+        }
+        ledgers.retain(|_, ledger| ledger.strong_count() > 0);
+        let used = if is_folder { folder_size(path) } else { 0 };
+        let ledger = Arc::new(Ledger {
+            path: path.to_path_buf(),
+            is_folder,
+            used: Mutex::new(used),
+        });
+        ledgers.insert(path.to_path_buf(), Arc::downgrade(&ledger));
+        ledger
+    }
+
+    /// `own` and every folder ledger holding `file` (a nested or enclosing
+    /// grant of another plugin), in path order: the order they are locked in.
+    fn covering(own: &Arc<Ledger>, file: &Path) -> Vec<Arc<Ledger>> {
+        let mut covering: Vec<Arc<Ledger>> = lock(&LEDGERS)
+            .values()
+            .filter_map(Weak::upgrade)
+            .filter(|l| l.is_folder && !Arc::ptr_eq(l, own) && file.starts_with(&l.path))
+            .collect();
+        covering.push(own.clone());
+        covering.sort_by(|a, b| a.path.cmp(&b.path));
+        covering
+    }
 }
 
 impl Grants {
@@ -51,15 +111,15 @@ impl Grants {
                     .map(|p| p.to_path_buf())
                     .unwrap_or_default()
             };
-            let dir = Dir::open_ambient_dir(&folder, cap_std::ambient_authority()).with_context(
-                || {
-                    format!(
-                        "append grant `{}`: cannot open folder {}: create it, or fix the grant",
-                        grant.pattern,
-                        folder.display()
-                    )
-                },
-            )?;
+            let cannot_open = || {
+                format!(
+                    "append grant `{}`: cannot open folder {}: create it, or fix the grant",
+                    grant.pattern,
+                    folder.display()
+                )
+            };
+            let dir = Dir::open_ambient_dir(&folder, cap_std::ambient_authority())
+                .with_context(cannot_open)?;
             if !grant.is_folder() && host_path.is_dir() {
                 bail!(
                     "append grant `{}`: {} is a folder; write the grant as `{}/` to grant the files inside it",
@@ -68,15 +128,16 @@ impl Grants {
                     grant.pattern
                 );
             }
-            let used = if grant.is_folder() {
-                folder_size(&host_path)
-            } else {
-                0
+            let folder = std::fs::canonicalize(&folder).with_context(cannot_open)?;
+            let host_path = match host_path.file_name() {
+                Some(name) if !grant.is_folder() => folder.join(name),
+                _ => folder,
             };
             entries.push(OpenGrant {
                 pattern: grant.pattern.clone(),
                 dir: Arc::new(dir),
-                usage: Arc::new(Mutex::new(used)),
+                ledger: Ledger::of(&host_path, grant.is_folder()),
+                host_path,
                 quota_bytes,
             });
         }
@@ -117,7 +178,9 @@ impl Grants {
     }
 
     /// Append `data` to `path` if a grant covers it and its quota allows.
-    pub async fn append(&self, plugin: &str, path: &str, data: Vec<u8>) -> Result<(), Error> {
+    /// Every step is non-blocking, so it runs in place: a local append takes
+    /// microseconds, and handing it to the blocking pool cost ~100 µs a call.
+    pub fn append(&self, plugin: &str, path: &str, data: &[u8]) -> Result<(), Error> {
         let shown = crate::capabilities::log::truncate(path, 200);
         if let Err(why) = check_relative_path(path) {
             return Err(Error::Denied(format!(
@@ -131,42 +194,133 @@ impl Grants {
                 self.describe()
             )));
         };
-        let target = AppendTarget {
-            dir: grant.dir.clone(),
-            inside: inside.to_string(),
-            shown: shown.to_string(),
-            is_folder: grant.pattern.ends_with('/'),
-            usage: grant.usage.clone(),
-            quota_bytes: grant.quota_bytes,
+        let file_path = if grant.ledger.is_folder {
+            grant.host_path.join(inside)
+        } else {
+            grant.host_path.clone()
         };
-        // A local append takes microseconds; handing it to the blocking pool
-        // cost ~100 µs a call. `block_in_place` lets tokio move this worker's
-        // other tasks elsewhere while the write runs.
-        tokio::task::block_in_place(move || target.append(&data))
+        Append {
+            grant,
+            inside,
+            shown,
+            file_path,
+        }
+        .run(data)
     }
 }
 
-/// One resolved append, ready to run on a blocking thread.
-struct AppendTarget {
-    dir: Arc<Dir>,
-    inside: String,
-    shown: String,
-    is_folder: bool,
-    usage: Arc<Mutex<u64>>,
-    quota_bytes: u64,
+/// One resolved append.
+struct Append<'a> {
+    grant: &'a OpenGrant,
+    inside: &'a str,
+    shown: &'a str,
+    file_path: PathBuf,
 }
 
-impl AppendTarget {
-    /// Open the file inside the grant's folder for appending (creating it,
-    /// never following a final symlink), check the quota, and write `data`
-    /// with one `write`.
+impl Append<'_> {
+    fn run(&self, data: &[u8]) -> Result<(), Error> {
+        let ledgers = Ledger::covering(&self.grant.ledger, &self.file_path);
+        let mut held: Vec<MutexGuard<'_, u64>> = ledgers.iter().map(|l| lock(&l.used)).collect();
+        let own = ledgers
+            .iter()
+            .position(|l| Arc::ptr_eq(l, &self.grant.ledger))
+            .expect("the grant's own ledger is always covering");
+        let existing = match self.open(false) {
+            Ok(file) => Some(file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(self.open_error(e)),
+        };
+        let before = match &existing {
+            Some(file) => self.check_regular(file)?,
+            None => 0,
+        };
+        let used = if self.grant.ledger.is_folder {
+            *held[own]
+        } else {
+            before
+        };
+        if used.saturating_add(data.len() as u64) > self.grant.quota_bytes {
+            return Err(Error::QuotaExceeded(format!(
+                "appending {} bytes to `{}` would pass its grant's quota of {} bytes (`limits.quota_mib`); it holds {used}",
+                data.len(),
+                self.shown,
+                self.grant.quota_bytes
+            )));
+        }
+        // An empty append creates nothing: files cost inodes as well as bytes.
+        if data.is_empty() {
+            return Ok(());
+        }
+        let mut file = match existing {
+            Some(file) => file,
+            None => {
+                // Created by someone else since we looked: append to it.
+                let file = self
+                    .open(true)
+                    .or_else(|e| match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => self.open(false),
+                        _ => Err(e),
+                    })
+                    .map_err(|e| self.open_error(e))?;
+                self.check_regular(&file)?;
+                file
+            }
+        };
+        self.write_whole(&mut file, data)?;
+        for (ledger, used) in ledgers.iter().zip(held.iter_mut()) {
+            if ledger.is_folder {
+                **used += data.len() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Open for appending: never through a final symlink, never blocking
+    /// (a FIFO without a reader fails at once), creating only if `create`.
+    fn open(&self, create: bool) -> std::io::Result<std::fs::File> {
+        let mut options = OpenOptions::new();
+        options.append(true).create_new(create);
+        options.follow(FollowSymlinks::No).nonblock(true);
+        Ok(self.grant.dir.open_with(self.inside, &options)?.into_std())
+    }
+
+    /// The opened file's size, if it is a regular file with one link.
+    fn check_regular(&self, file: &std::fs::File) -> Result<u64, Error> {
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::Io(format!("cannot append to `{}`: {e}", self.shown)))?;
+        if !meta.is_file() {
+            return Err(Error::Denied(format!(
+                "`{}` is not a regular file (a FIFO, socket or device); plugins append only to regular files",
+                self.shown
+            )));
+        }
+        if meta.nlink() != 1 {
+            return Err(Error::Denied(format!(
+                "`{}` has {} hard links, so it may be a file outside the grant; plugins append only to files with one link",
+                self.shown,
+                meta.nlink()
+            )));
+        }
+        Ok(meta.len())
+    }
+
     /// cap-std refuses paths that leave the grant's folder, and a final
-    /// symlink is never followed (ELOOP): both are denials, not I/O errors.
+    /// symlink is never followed (`ELOOP`): both are denials, as is a FIFO
+    /// or socket no one reads (`ENXIO`); other failures are I/O errors.
     fn open_error(&self, e: std::io::Error) -> Error {
-        const ELOOP: i32 = 40;
-        if e.kind() == std::io::ErrorKind::PermissionDenied || e.raw_os_error() == Some(ELOOP) {
+        use rustix::io::Errno;
+        let code = e.raw_os_error();
+        if e.kind() == std::io::ErrorKind::PermissionDenied
+            || code == Some(Errno::LOOP.raw_os_error())
+        {
             Error::Denied(format!(
                 "`{}` leads outside its grant (through a symlink) or is not writable: {e}",
+                self.shown
+            ))
+        } else if code == Some(Errno::NXIO.raw_os_error()) {
+            Error::Denied(format!(
+                "`{}` is not a regular file (a FIFO or socket); plugins append only to regular files",
                 self.shown
             ))
         } else {
@@ -174,46 +328,44 @@ impl AppendTarget {
         }
     }
 
-    fn append(&self, data: &[u8]) -> Result<(), Error> {
-        let io_error =
-            |e: std::io::Error| Error::Io(format!("cannot append to `{}`: {e}", self.shown));
-        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
-        let mut options = OpenOptions::new();
-        options.append(true).create(true);
-        options.follow(FollowSymlinks::No);
-        let mut file = self
-            .dir
-            .open_with(&self.inside, &options)
-            .map_err(|e| self.open_error(e))?
-            .into_std();
-        let before = if self.is_folder {
-            *usage
-        } else {
-            file.metadata().map_err(io_error)?.len()
+    /// Write all of `data`, or, if the disk (or a file size limit) stops it
+    /// part-way, cut the file back to where the record began.
+    fn write_whole(&self, file: &mut std::fs::File, data: &[u8]) -> Result<(), Error> {
+        let mut written = 0;
+        let failure = loop {
+            match file.write(&data[written..]) {
+                Ok(0) => break std::io::Error::from(std::io::ErrorKind::WriteZero),
+                Ok(n) => {
+                    written += n;
+                    if written == data.len() {
+                        return Ok(());
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break e,
+            }
         };
-        if before.saturating_add(data.len() as u64) > self.quota_bytes {
-            return Err(Error::QuotaExceeded(format!(
-                "appending {} bytes to `{}` would pass its grant's quota of {} bytes (`limits.quota_mib`); it holds {before}",
-                data.len(),
-                self.shown,
-                self.quota_bytes
-            )));
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        let written = file.write(data).map_err(io_error)?;
-        if self.is_folder {
-            *usage += written as u64;
-        }
-        if written != data.len() {
-            return Err(Error::Io(format!(
-                "short write to `{}`: {written} of {} bytes (disk full?)",
-                self.shown,
-                data.len()
-            )));
-        }
-        Ok(())
+        let rolled_back = written == 0 || self.roll_back(file, written as u64);
+        Err(Error::Io(format!(
+            "cannot append to `{}`: {failure} after {written} of {} bytes; {}",
+            self.shown,
+            data.len(),
+            if rolled_back {
+                "nothing of this record was kept"
+            } else {
+                "the partial record could not be removed"
+            }
+        )))
+    }
+
+    /// Remove the last `written` bytes if they are still the file's end
+    /// (another process may have appended since).
+    fn roll_back(&self, file: &mut std::fs::File, written: u64) -> bool {
+        let Ok(end) = file.stream_position() else {
+            return false;
+        };
+        let still_last = file.metadata().is_ok_and(|m| m.len() == end);
+        still_last && file.set_len(end - written).is_ok() && file.seek(SeekFrom::End(0)).is_ok()
     }
 }
 
@@ -241,13 +393,13 @@ impl Host for CallState {
                 data.len()
             )))
         } else {
-            self.call
-                .grants
-                .append(&self.call.plugin, &path, data)
-                .await
+            self.call.grants.append(&self.call.plugin, &path, &data)
         };
         if let Err(error) = &result {
-            tracing::warn!(target: "plugin", plugin = %self.call.plugin, "append refused: {error:?}");
+            let line = format!("append refused: {error:?}");
+            if self.log_budget.admit(&self.call.plugin, line.len()) {
+                tracing::warn!(target: "plugin", plugin = %self.call.plugin, "{line}");
+            }
         }
         Ok(result)
     }
@@ -256,9 +408,10 @@ impl Host for CallState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
     use std::path::Path;
 
-    fn grants(base: &Path, patterns: &[&str]) -> Grants {
+    fn grants_with_quota(base: &Path, patterns: &[&str], quota: u64) -> Grants {
         let grants: Vec<Grant> = patterns
             .iter()
             .map(|p| Grant {
@@ -266,7 +419,11 @@ mod tests {
                 base: base.to_path_buf(),
             })
             .collect();
-        Grants::open(&grants, 10).unwrap()
+        Grants::open(&grants, quota).unwrap()
+    }
+
+    fn grants(base: &Path, patterns: &[&str]) -> Grants {
+        grants_with_quota(base, patterns, 10)
     }
 
     #[test]
@@ -281,43 +438,94 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn appends_create_and_accumulate() {
+    #[test]
+    fn appends_create_and_accumulate() {
         let tmp = tempfile::tempdir().unwrap();
         let g = grants(tmp.path(), &["a.txt"]);
-        g.append("p", "a.txt", b"one\n".to_vec()).await.unwrap();
-        g.append("p", "a.txt", b"two\n".to_vec()).await.unwrap();
+        g.append("p", "a.txt", b"one\n").unwrap();
+        g.append("p", "a.txt", b"two\n").unwrap();
         assert_eq!(
             std::fs::read_to_string(tmp.path().join("a.txt")).unwrap(),
             "one\ntwo\n"
         );
     }
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn quotas_hold_for_files_and_folders() {
+    #[test]
+    fn quotas_hold_for_files_and_folders() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("logs")).unwrap();
         std::fs::write(tmp.path().join("logs/old.log"), b"1234").unwrap();
         let g = grants(tmp.path(), &["a.txt", "logs/"]);
-        g.append("p", "a.txt", b"0123456789".to_vec())
-            .await
-            .unwrap();
-        let over = g.append("p", "a.txt", b"x".to_vec()).await;
+        g.append("p", "a.txt", b"0123456789").unwrap();
+        let over = g.append("p", "a.txt", b"x");
         assert!(matches!(over, Err(Error::QuotaExceeded(_))), "{over:?}");
         // The folder already holds 4 bytes.
-        g.append("p", "logs/new.log", b"123456".to_vec())
-            .await
-            .unwrap();
-        let over = g.append("p", "logs/other.log", b"x".to_vec()).await;
+        g.append("p", "logs/new.log", b"123456").unwrap();
+        let over = g.append("p", "logs/other.log", b"x");
         assert!(matches!(over, Err(Error::QuotaExceeded(_))), "{over:?}");
+        assert!(
+            !tmp.path().join("logs/other.log").exists(),
+            "a refused append creates nothing"
+        );
         assert_eq!(std::fs::read(tmp.path().join("a.txt")).unwrap().len(), 10);
     }
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn denial_names_the_path_and_the_grants() {
+    #[test]
+    fn empty_appends_create_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("logs")).unwrap();
+        let g = grants(tmp.path(), &["logs/"]);
+        g.append("p", "logs/empty.log", b"").unwrap();
+        assert!(!tmp.path().join("logs/empty.log").exists());
+    }
+
+    #[test]
+    fn grants_of_one_folder_share_one_quota() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("logs/sub")).unwrap();
+        let first = grants(tmp.path(), &["logs/"]);
+        let second = grants(tmp.path(), &["logs/"]);
+        let nested = grants(tmp.path(), &["logs/sub/"]);
+        first.append("a", "logs/a.log", b"12345").unwrap();
+        second.append("b", "logs/b.log", b"1234").unwrap();
+        // 9 of 10 bytes are used, whoever wrote them; a nested grant's
+        // appends count for the enclosing folder too.
+        nested.append("c", "logs/sub/c.log", b"1").unwrap();
+        let over = second.append("b", "logs/b.log", b"x");
+        assert!(matches!(over, Err(Error::QuotaExceeded(_))), "{over:?}");
+    }
+
+    #[test]
+    fn hard_links_fifos_and_symlinks_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside.txt");
+        std::fs::write(&outside, "secret").unwrap();
+        std::fs::create_dir(tmp.path().join("logs")).unwrap();
+        std::fs::hard_link(&outside, tmp.path().join("logs/linked")).unwrap();
+        std::os::unix::fs::symlink(&outside, tmp.path().join("logs/symlinked")).unwrap();
+        let fifo = tmp.path().join("logs/fifo");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let g = grants_with_quota(tmp.path(), &["logs/"], 1 << 20);
+        for path in ["logs/linked", "logs/symlinked", "logs/fifo"] {
+            let refused = g.append("p", path, b"pwned");
+            assert!(matches!(refused, Err(Error::Denied(_))), "{path}: {refused:?}");
+        }
+        // With a reader the FIFO opens; its handle is then refused.
+        let _reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&fifo)
+            .unwrap();
+        let refused = g.append("p", "logs/fifo", b"pwned");
+        assert!(matches!(refused, Err(Error::Denied(_))), "{refused:?}");
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "secret");
+    }
+
+    #[test]
+    fn denial_names_the_path_and_the_grants() {
         let tmp = tempfile::tempdir().unwrap();
         let g = grants(tmp.path(), &["a.txt"]);
-        let Err(Error::Denied(message)) = g.append("p", "b.txt", b"x".to_vec()).await else {
+        let Err(Error::Denied(message)) = g.append("p", "b.txt", b"x") else {
             panic!("expected a denial");
         };
         assert!(

@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -30,11 +31,14 @@ use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// How one call's `sample()` reaches its client.
+/// How one call's `sample()` reaches its client. A route answers within
+/// `timeout` (`sampling.timeout_s`) or ends the wait its own way: a session
+/// request times out; a parked 2026-07-28 call expires, which stops the call.
 pub trait SampleRoute: Send + Sync {
     fn sample(
         &self,
         request: CreateMessageRequestParams,
+        timeout: Duration,
     ) -> BoxFuture<'_, Result<CreateMessageResult, Error>>;
 }
 
@@ -45,6 +49,7 @@ impl SampleRoute for Unavailable {
     fn sample(
         &self,
         _: CreateMessageRequestParams,
+        _: Duration,
     ) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
         Box::pin(std::future::ready(Err(Error::Unsupported(self.0.clone()))))
     }
@@ -62,8 +67,9 @@ impl SampleRoute for ClientSession {
     fn sample(
         &self,
         request: CreateMessageRequestParams,
+        timeout: Duration,
     ) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
-        Box::pin(async move {
+        let asked = async move {
             let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(request));
             let handle = self
                 .peer
@@ -84,6 +90,16 @@ impl SampleRoute for ClientSession {
                     "the client answered with something other than a sampling result".into(),
                 )),
             }
+        };
+        Box::pin(async move {
+            tokio::time::timeout(timeout, asked)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::TimedOut(format!(
+                        "no answer within {} s (`sampling.timeout_s`)",
+                        timeout.as_secs()
+                    )))
+                })
         })
     }
 }
@@ -154,14 +170,11 @@ impl Host for CallState {
         };
         params.max_tokens = params.max_tokens.min(policy.max_tokens);
         let route = self.call.sampling.clone();
-        let timeout = std::time::Duration::from_secs(policy.timeout_s);
-        let outcome = match tokio::time::timeout(timeout, route.sample(params)).await {
-            Ok(outcome) => outcome.map(from_mcp),
-            Err(_) => Err(Error::TimedOut(format!(
-                "no answer within {} s (`sampling.timeout_s`)",
-                policy.timeout_s
-            ))),
-        };
+        let timeout = Duration::from_secs(policy.timeout_s);
+        let outcome = route
+            .sample(params, timeout)
+            .await
+            .and_then(from_mcp);
         if let Err(error) = &outcome {
             tracing::info!(target: "plugin", plugin = %self.call.plugin, "sampling failed: {error:?}");
         }
@@ -228,44 +241,43 @@ fn content_to_mcp(content: Content) -> SamplingMessageContentBlock {
     }
 }
 
-/// The client's answer in the plugin's shape.
-pub fn from_mcp(result: CreateMessageResult) -> Response {
-    let content =
-        result
-            .message
-            .content
-            .into_vec()
-            .into_iter()
-            .filter_map(|block| match block {
-                SamplingMessageContentBlock::Text(text) => Some(Content::Text(text.text)),
-                SamplingMessageContentBlock::Image(image) => Some(Content::Image(
-                    media_from_base64(&image.data, image.mime_type),
-                )),
-                SamplingMessageContentBlock::Audio(audio) => Some(Content::Audio(
-                    media_from_base64(&audio.data, audio.mime_type),
-                )),
-                // Tool use is not part of our contract: the plugin offered no tools.
-                _ => None,
-            })
-            .collect();
+/// The client's answer in the plugin's shape; media that is not valid
+/// base64 makes the answer `failed`, never silently empty.
+pub fn from_mcp(result: CreateMessageResult) -> Result<Response, Error> {
+    let mut content = Vec::new();
+    for block in result.message.content.into_vec() {
+        content.push(match block {
+            SamplingMessageContentBlock::Text(text) => Content::Text(text.text),
+            SamplingMessageContentBlock::Image(image) => {
+                Content::Image(media_from_base64(&image.data, image.mime_type)?)
+            }
+            SamplingMessageContentBlock::Audio(audio) => {
+                Content::Audio(media_from_base64(&audio.data, audio.mime_type)?)
+            }
+            // Tool use is not part of our contract: the plugin offered no tools.
+            _ => continue,
+        });
+    }
     let stop_reason = result.stop_reason.map(|reason| match reason.as_str() {
         CreateMessageResult::STOP_REASON_END_TURN => StopReason::EndTurn,
         CreateMessageResult::STOP_REASON_END_SEQUENCE => StopReason::StopSequence,
         CreateMessageResult::STOP_REASON_END_MAX_TOKEN => StopReason::MaxTokens,
         _ => StopReason::Other(reason),
     });
-    Response {
+    Ok(Response {
         model: result.model,
         content,
         stop_reason,
-    }
+    })
 }
 
-fn media_from_base64(data: &str, mime_type: String) -> Media {
-    Media {
-        data: BASE64.decode(data).unwrap_or_default(),
-        mime_type,
-    }
+fn media_from_base64(data: &str, mime_type: String) -> Result<Media, Error> {
+    let data = BASE64.decode(data).map_err(|e| {
+        Error::Failed(format!(
+            "the client's answer has {mime_type} content that is not valid base64: {e}"
+        ))
+    })?;
+    Ok(Media { data, mime_type })
 }
 
 #[cfg(test)]
@@ -343,13 +355,35 @@ mod tests {
     fn stop_reasons_map_and_unknown_ones_are_kept() {
         let result = CreateMessageResult::new(SamplingMessage::assistant_text("ok"), "m".into())
             .with_stop_reason("maxTokens");
-        let response = from_mcp(result);
+        let response = from_mcp(result).unwrap();
         assert!(matches!(response.stop_reason, Some(StopReason::MaxTokens)));
         assert!(matches!(&response.content[..], [Content::Text(t)] if t == "ok"));
         let result = CreateMessageResult::new(SamplingMessage::assistant_text("ok"), "m".into())
             .with_stop_reason("refusal");
         assert!(
-            matches!(from_mcp(result).stop_reason, Some(StopReason::Other(r)) if r == "refusal")
+            matches!(from_mcp(result).unwrap().stop_reason, Some(StopReason::Other(r)) if r == "refusal")
+        );
+    }
+
+    #[test]
+    fn media_that_is_not_base64_fails_the_answer() {
+        let answer = |data: &str| {
+            CreateMessageResult::new(
+                SamplingMessage::new(
+                    McpRole::Assistant,
+                    SamplingMessageContentBlock::Image(ImageContent::new(data, "image/png")),
+                ),
+                "m".into(),
+            )
+        };
+        let Ok(good) = from_mcp(answer("AQID")) else {
+            panic!("valid base64 is decoded")
+        };
+        assert!(matches!(&good.content[..], [Content::Image(m)] if m.data == [1, 2, 3]));
+        let bad = from_mcp(answer("not base64!"));
+        assert!(
+            matches!(&bad, Err(Error::Failed(why)) if why.contains("not valid base64")),
+            "{bad:?}"
         );
     }
 }

@@ -265,15 +265,16 @@ fn backoff(attempt: u32) -> Duration {
 
 /// `Retry-After` in seconds, capped at a minute.
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let seconds: f64 = response
-        .headers()
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs_f64(seconds.clamp(0.0, 60.0)))
+    parse_retry_after(response.headers().get("retry-after")?.to_str().ok()?)
+}
+
+/// A `Retry-After` number of seconds, capped at a minute; anything that is
+/// not a finite number (`NaN`, `inf`, an HTTP date) means "use the backoff".
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds: f64 = value.trim().parse().ok()?;
+    seconds
+        .is_finite()
+        .then(|| Duration::from_secs_f64(seconds.clamp(0.0, 60.0)))
 }
 
 fn result(text: String, model: &str, stop: Option<String>) -> CreateMessageResult {
@@ -374,4 +375,20 @@ pub fn describe(request: &CreateMessageRequestParams) -> String {
     }
     out.push_str(&format!("max tokens: {}", request.max_tokens));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_finite_seconds_only() {
+        assert_eq!(parse_retry_after(" 2 "), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("3600"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_retry_after("-4"), Some(Duration::ZERO));
+        for unusable in ["NaN", "nan", "inf", "-inf", "Wed, 21 Oct 2015 07:28:00 GMT", ""] {
+            assert_eq!(parse_retry_after(unusable), None, "{unusable}");
+        }
+    }
 }

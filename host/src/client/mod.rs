@@ -322,7 +322,13 @@ fn build_arguments(tool: &Tool, args: &[String], args_json: Option<&str>) -> Res
         let (key, value) = arg
             .split_once('=')
             .ok_or_else(|| anyhow!("--arg {arg:?} must look like key=value"))?;
-        let declared = tool.input_schema["properties"][key]["type"].as_str();
+        // A schema may have no `properties` (or not this key): then guess.
+        let declared = tool
+            .input_schema
+            .get("properties")
+            .and_then(|properties| properties.get(key))
+            .and_then(|property| property.get("type"))
+            .and_then(Value::as_str);
         let value = if declared == Some("string") {
             Value::String(value.to_string())
         } else {
@@ -331,4 +337,30 @@ fn build_arguments(tool: &Tool, args: &[String], args_json: Option<&str>) -> Res
         arguments.insert(key.to_string(), value);
     }
     Ok(arguments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool_with_schema(schema: Value) -> Tool {
+        let Value::Object(schema) = schema else {
+            panic!()
+        };
+        Tool::new("t", "a tool", Arc::new(schema))
+    }
+
+    #[test]
+    fn arguments_follow_the_schema_and_survive_a_schema_without_properties() {
+        let typed = tool_with_schema(serde_json::json!({
+            "type": "object", "properties": {"n": {"type": "string"}}
+        }));
+        let args = build_arguments(&typed, &["n=42".into(), "m=42".into()], None).unwrap();
+        assert_eq!(args["n"], "42", "a string parameter stays text");
+        assert_eq!(args["m"], 42, "an undeclared one is JSON when it parses");
+        let bare = tool_with_schema(serde_json::json!({"type": "object"}));
+        let args = build_arguments(&bare, &["x=true".into(), "y=hi".into()], None).unwrap();
+        assert_eq!(args["x"], true);
+        assert_eq!(args["y"], "hi");
+    }
 }

@@ -10,6 +10,12 @@
 //! or truncated entry is discarded and rebuilt, never loaded blindly. Entries
 //! are written to a temporary file and renamed into place, in a folder only
 //! this user can write.
+//!
+//! A checksum does not stop someone who can write the folder: they can plant
+//! an entry with a matching checksum, and it would run as native code. So a
+//! folder (or an entry) that is not owned by this user, or that others may
+//! write, is refused, with a warning saying why; plugins are then compiled
+//! without the cache.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -59,6 +65,10 @@ impl CompileCache {
     /// The component for `bytes`, from the cache when a valid entry exists,
     /// else compiled and stored.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<(Component, Origin)> {
+        if let Err(why) = self.check_folder() {
+            tracing::warn!("not using the compile cache: {why:#}");
+            return Ok((Component::new(engine, bytes)?, Origin::Compiled));
+        }
         let entry = self.entry_path(engine, bytes);
         if let Some(component) = self.read(engine, &entry) {
             return Ok((component, Origin::Cached));
@@ -79,9 +89,39 @@ impl CompileCache {
         self.dir.join(format!("{}.cwasm", hex(&key.finalize())))
     }
 
+    /// Create the folder if needed, and refuse it unless it is a folder
+    /// (not a symlink) of this user's that no one else may write.
+    fn check_folder(&self) -> Result<()> {
+        create_private_dir(&self.dir)?;
+        let meta = std::fs::symlink_metadata(&self.dir)
+            .with_context(|| format!("cannot inspect {}", self.dir.display()))?;
+        anyhow::ensure!(
+            meta.is_dir(),
+            "{} is not a folder (a symlink?)",
+            self.dir.display()
+        );
+        check_private(&meta).with_context(|| {
+            format!(
+                "{} must be a folder only you can write: `chmod 700` it, or pick another with --cache-dir",
+                self.dir.display()
+            )
+        })
+    }
+
     /// A verified entry, or `None` (after removing an invalid one).
     fn read(&self, engine: &Engine, path: &Path) -> Option<Component> {
-        let data = std::fs::read(path).ok()?;
+        use std::io::Read;
+        let mut file = std::fs::File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        if let Err(why) = check_private(&meta).and_then(|()| {
+            anyhow::ensure!(meta.is_file(), "not a regular file");
+            Ok(())
+        }) {
+            tracing::warn!(entry = %path.display(), "ignoring a compile cache entry: {why:#}");
+            return None;
+        }
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut data).ok()?;
         let valid = data.len() > MAGIC.len() + 32
             && &data[..MAGIC.len()] == MAGIC
             && data[MAGIC.len()..MAGIC.len() + 32] == Sha256::digest(&data[MAGIC.len() + 32..])[..];
@@ -126,6 +166,23 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         .mode(0o700)
         .create(dir)
         .with_context(|| format!("cannot create the cache folder {}", dir.display()))
+}
+
+/// Owned by this process's user and not writable by group or others.
+fn check_private(meta: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    anyhow::ensure!(
+        meta.uid() == me,
+        "it belongs to user {}, not to this user ({me})",
+        meta.uid()
+    );
+    anyhow::ensure!(
+        meta.mode() & 0o022 == 0,
+        "group or others may write it (mode {:o})",
+        meta.mode() & 0o7777
+    );
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -187,6 +244,39 @@ mod tests {
             cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
             Origin::Compiled
         );
+    }
+
+    #[test]
+    fn folders_and_entries_others_can_write_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path().join("cache"));
+        cache.load(&engine, EMPTY_COMPONENT).unwrap();
+        let entry = std::fs::read_dir(cache.dir())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let set_mode = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        // An entry anyone could have replaced is not loaded (or deleted).
+        set_mode(&entry, 0o666);
+        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Compiled);
+        set_mode(&entry, 0o600);
+        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Cached);
+        // Nor is anything in a folder others may write.
+        set_mode(cache.dir(), 0o777);
+        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Compiled);
+        set_mode(cache.dir(), 0o700);
+        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Cached);
+        // Nor an entry that belongs to someone else (needs root to set up).
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
+            assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Compiled);
+        }
     }
 
     #[test]

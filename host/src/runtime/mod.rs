@@ -42,6 +42,11 @@ use bindings::exports::wasm_mcp::plugin::tools::CallError;
 
 /// How often the engine's epoch advances: the granularity of CPU limits.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// The longest a plugin's `list-tools` may take at load.
+const LOAD_WALL_TIME: Duration = Duration::from_secs(10);
+/// The most tools one plugin may export, and the largest schema of one.
+const MAX_TOOLS: usize = 1000;
+const MAX_SCHEMA_BYTES: usize = 256 * 1024;
 
 /// What a loaded plugin is: its compiled component, grants, limits and tools.
 pub struct Plugin {
@@ -200,23 +205,59 @@ impl Plugin {
     }
 
     /// Ask the plugin for its tools once, at load, and check what it says.
+    /// The guest runs under the plugin's limits, and a wall clock of at most
+    /// [`LOAD_WALL_TIME`]: a plugin that hangs here must not hang the host.
     async fn list_tools(&self) -> Result<Vec<Tool>> {
         let mut store = self.new_store(CallContext::for_loading(self));
         let cpu_used = store.data().cpu.used.clone();
-        let instance = self.pre.instantiate_async(&mut store).await?;
-        let listed = cpu::Metered::new(
-            instance.wasm_mcp_plugin_tools().call_list_tools(&mut store),
-            cpu_used,
-        )
-        .await
-        .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))?;
-        store.data().log_captured_output();
+        let wall_time = LOAD_WALL_TIME.min(Duration::from_secs(self.limits.wall_time_s));
+        let run = async {
+            let instance = self
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| anyhow!("cannot instantiate it: {}", instantiation_failure(store.data(), &e)))?;
+            instance
+                .wasm_mcp_plugin_tools()
+                .call_list_tools(&mut store)
+                .await
+                .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))
+        };
+        let listed = tokio::time::timeout(wall_time, cpu::Metered::new(run, cpu_used))
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "`list-tools` did not return within {} s; a plugin must list its tools at once",
+                    wall_time.as_secs_f64()
+                )
+            })??;
         if listed.is_empty() {
             bail!("component {} exports no tools", self.source);
         }
+        if listed.len() > MAX_TOOLS {
+            bail!(
+                "component {} lists {} tools; a plugin may export at most {MAX_TOOLS}",
+                self.source,
+                listed.len()
+            );
+        }
         let mut tools = Vec::with_capacity(listed.len());
+        let mut names = std::collections::HashSet::with_capacity(listed.len());
         for tool in listed {
             validate_tool_name(&tool.name)?;
+            if !names.insert(tool.name.clone()) {
+                bail!(
+                    "`list-tools` names tool `{}` twice: each tool of a plugin needs its own name",
+                    tool.name
+                );
+            }
+            if tool.input_schema.len() > MAX_SCHEMA_BYTES {
+                bail!(
+                    "tool `{}`: `input-schema` has {} bytes; at most {MAX_SCHEMA_BYTES} are allowed",
+                    tool.name,
+                    tool.input_schema.len()
+                );
+            }
             let schema: JsonObject = serde_json::from_str(&tool.input_schema).map_err(|e| {
                 anyhow!(
                     "tool `{}`: `input-schema` is not a JSON object: {e}",
@@ -293,22 +334,24 @@ impl Plugin {
                 .pre
                 .instantiate_async(&mut store)
                 .await
-                .map_err(|e| CallFailure::Trapped(format!("instantiation failed: {e:#}")))?;
+                .map_err(|e| instantiation_failure(store.data(), &e))?;
             let outcome = instance
                 .wasm_mcp_plugin_tools()
                 .call_call(&mut store, guest_tool, arguments)
                 .await;
-            store.data().log_captured_output();
             match outcome {
                 Ok(Ok(text)) if text.len() > result_limit => Err(CallFailure::Limit(format!(
                     "result size: the result has {} bytes, more than {result_limit} (`limits.result_bytes`)",
                     text.len()
                 ))),
                 Ok(Ok(text)) => Ok(text),
-                Ok(Err(CallError::InvalidArguments(why))) => {
-                    Err(CallFailure::InvalidArguments(why))
+                // Error texts count against the same limit as results.
+                Ok(Err(CallError::InvalidArguments(why))) => Err(CallFailure::InvalidArguments(
+                    cap_text(why, result_limit),
+                )),
+                Ok(Err(CallError::Failed(why))) => {
+                    Err(CallFailure::Failed(cap_text(why, result_limit)))
                 }
-                Ok(Err(CallError::Failed(why))) => Err(CallFailure::Failed(why)),
                 Err(trap) => Err(classify_trap(store.data(), &trap)),
             }
         };
@@ -322,6 +365,40 @@ impl Plugin {
             () = cancel.cancelled() => Err(CallFailure::Cancelled),
         }
     }
+}
+
+/// `text` cut to `limit` bytes, saying so.
+fn cap_text(text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    format!(
+        "{}… ({} more bytes cut: errors count against `limits.result_bytes`)",
+        crate::capabilities::log::truncate(&text, limit),
+        text.len() - crate::capabilities::log::truncate(&text, limit).len()
+    )
+}
+
+/// Why an instance could not be created: the pool is full, a per-call
+/// limit refused the component's memories or counts, or its start trapped.
+fn instantiation_failure(state: &CallState, error: &wasmtime::Error) -> CallFailure {
+    if let Some(full) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return CallFailure::Limit(format!(
+            "instance pool: every slot is in use ({full}); the host is at capacity, try again shortly"
+        ));
+    }
+    if state.memory.hit {
+        return classify_trap(state, error);
+    }
+    if error.downcast_ref::<Trap>().is_some() {
+        return classify_trap(state, error);
+    }
+    CallFailure::Limit(format!(
+        "instantiation: {error:#} (a call may create at most {} core instances, {} memories and {} tables)",
+        state::MAX_INSTANCES,
+        state::MAX_MEMORIES,
+        state::MAX_TABLES
+    ))
 }
 
 /// Name the limit behind a trap when one was hit, else describe the trap.
@@ -439,9 +516,8 @@ fn pooling_for(config: &Config) -> PoolingAllocationConfig {
     let instances: u32 = config
         .plugins
         .iter()
-        .map(|p| p.limits.concurrent_calls as u32)
-        .sum::<u32>()
-        .saturating_add(8);
+        .map(|p| u32::try_from(p.limits.concurrent_calls).unwrap_or(u32::MAX))
+        .fold(8u32, u32::saturating_add);
     let max_memory_mib = config
         .plugins
         .iter()
@@ -455,6 +531,9 @@ fn pooling_for(config: &Config) -> PoolingAllocationConfig {
         .total_memories(instances.saturating_mul(2))
         .total_tables(instances.saturating_mul(4))
         .total_stacks(instances)
+        .max_core_instances_per_component(state::MAX_INSTANCES as u32)
+        .max_memories_per_component(state::MAX_MEMORIES as u32)
+        .max_tables_per_component(state::MAX_TABLES as u32)
         .max_memory_size((max_memory_mib * 1024 * 1024) as usize);
     pooling
 }

@@ -11,12 +11,26 @@ use super::Plugin;
 use super::cpu::CpuUsed;
 use super::output::CapturedOutput;
 use crate::capabilities::files::Grants;
+use crate::capabilities::log::LogBudget;
+use crate::capabilities::progress::ProgressGate;
 use crate::capabilities::notify::Notifier;
 use crate::capabilities::sampling::{SampleRoute, Unavailable};
 use crate::config::{Limits, SamplingPolicy};
 
 /// How much of a plugin's stdout and stderr is kept per call.
 const CAPTURED_OUTPUT_CAP: usize = 16 * 1024;
+/// WASI handles (pollables, streams) one call may hold at once; each costs
+/// host memory. wasmtime's default is a million.
+pub const MAX_HANDLES: usize = 4096;
+/// The most bytes one `get-random-bytes` call may ask the host to allocate
+/// (wasmtime's default is 64 MiB).
+pub const MAX_RANDOM_BYTES: u64 = 64 * 1024;
+/// Core instances, memories and tables one call may create. The memory limit
+/// is also the sum over all memories; these stop a component from taking
+/// many pool slots (or host structures) at once.
+pub const MAX_INSTANCES: usize = 64;
+pub const MAX_MEMORIES: usize = 4;
+pub const MAX_TABLES: usize = 32;
 
 /// Everything a capability may know about the call it serves. Built once per
 /// call by the server; nothing reaches back up from it.
@@ -67,37 +81,73 @@ impl CallContext {
     }
 }
 
-/// Enforces the memory limit and remembers that it did, so the trap that
-/// follows a refused allocation can be reported as the limit it is.
+/// Enforces the memory limit over the whole call (every memory of every
+/// core instance in the component, summed) and remembers that it did, so
+/// the trap that follows a refused allocation can be reported as the limit
+/// it is. Counts of instances, memories and tables are capped too.
 pub struct MemoryGuard {
     max_bytes: usize,
+    /// Bytes of all the call's memories.
+    used_bytes: usize,
+    /// Elements of all the call's tables.
+    table_elements: usize,
     pub hit: bool,
 }
 
 /// Tables (function references) are small; this only stops runaway growth.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
+impl MemoryGuard {
+    pub fn new(max_bytes: usize) -> Self {
+        MemoryGuard {
+            max_bytes,
+            used_bytes: 0,
+            table_elements: 0,
+            hit: false,
+        }
+    }
+}
+
 impl wasmtime::ResourceLimiter for MemoryGuard {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_bytes {
+        let total = (self.used_bytes - current.min(self.used_bytes)).saturating_add(desired);
+        if total > self.max_bytes {
             self.hit = true;
             return Ok(false);
         }
+        self.used_bytes = total;
         Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        let total = (self.table_elements - current.min(self.table_elements)).saturating_add(desired);
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_elements = total;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
@@ -115,6 +165,10 @@ pub struct CallState {
     pub cpu: CpuBudget,
     /// `sample()` calls made so far in this call.
     pub samples_made: u32,
+    /// What the call may still log.
+    pub log_budget: LogBudget,
+    /// Which progress reports reach the client.
+    pub progress: ProgressGate,
     wasi: WasiCtx,
     table: ResourceTable,
     stdout: CapturedOutput,
@@ -131,11 +185,14 @@ impl CallState {
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
-        let memory = MemoryGuard {
-            max_bytes: usize::try_from(call.limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
-            hit: false,
-        };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_HANDLES);
+        let memory = MemoryGuard::new(
+            usize::try_from(call.limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
+        );
+        let log_budget = LogBudget::new(call.limits.log_lines, call.limits.log_bytes);
         let cpu = CpuBudget {
             used: CpuUsed::default(),
             budget: std::time::Duration::from_millis(call.limits.cpu_time_ms),
@@ -146,24 +203,38 @@ impl CallState {
             memory,
             cpu,
             samples_made: 0,
+            log_budget,
+            progress: ProgressGate::default(),
             wasi,
-            table: ResourceTable::new(),
+            table,
             stdout,
             stderr,
         }
     }
 
-    /// Log what the guest wrote to stdout and stderr, under its name.
-    pub fn log_captured_output(&self) {
+    /// Log what the guest wrote to stdout and stderr, under its name and
+    /// within the call's log budget.
+    fn log_captured_output(&mut self) {
         for (stream, output) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
             let (text, dropped) = output.take();
             for line in text.lines().filter(|l| !l.is_empty()) {
-                tracing::info!(target: "plugin", plugin = %self.call.plugin, stream, "{line}");
+                if self.log_budget.admit(&self.call.plugin, line.len()) {
+                    tracing::info!(target: "plugin", plugin = %self.call.plugin, stream, "{line}");
+                }
             }
             if dropped > 0 {
                 tracing::warn!(target: "plugin", plugin = %self.call.plugin, stream, dropped, "plugin output over the {CAPTURED_OUTPUT_CAP}-byte cap was dropped");
             }
         }
+    }
+}
+
+/// The store is dropped however the call ends (result, trap, limit,
+/// cancellation, expiry), so this is where captured output is logged: it is
+/// never lost exactly when it matters.
+impl Drop for CallState {
+    fn drop(&mut self) {
+        self.log_captured_output();
     }
 }
 

@@ -124,6 +124,48 @@ impl Guest for Probe {
                 &["steps"],
             ),
             tool(
+                "probe_handles",
+                "Create `count` WASI pollables and hold them all.",
+                json!({"count": {"type": "integer"}}),
+                &["count"],
+            ),
+            tool(
+                "probe_random",
+                "Ask the host for `bytes` random bytes in one call.",
+                json!({"bytes": {"type": "integer"}}),
+                &["bytes"],
+            ),
+            tool(
+                "probe_log",
+                "Log `message` at warning level `count` times (default once).",
+                json!({"message": {"type": "string"}, "count": {"type": "integer"}}),
+                &["message"],
+            ),
+            tool(
+                "probe_fail",
+                "Fail with an error text of `bytes` bytes.",
+                json!({"bytes": {"type": "integer"}}),
+                &["bytes"],
+            ),
+            tool(
+                "probe_progress_flood",
+                "Report NaN and infinite progress, then `count` growing reports at once.",
+                json!({"count": {"type": "integer"}}),
+                &["count"],
+            ),
+            tool(
+                "probe_sample_then_append",
+                "Sample, then append `text` to `path` whatever the answer.",
+                json!({"path": {"type": "string"}, "text": {"type": "string"}}),
+                &["path", "text"],
+            ),
+            tool(
+                "probe_print_then_spin",
+                "Write a line to stderr, then loop forever.",
+                json!({}),
+                &[],
+            ),
+            tool(
                 "probe_sleep",
                 "Sleep `ms` milliseconds, then append `text` to `path`.",
                 json!({"ms": {"type": "integer"}, "path": {"type": "string"}, "text": {"type": "string"}}),
@@ -245,6 +287,58 @@ impl Guest for Probe {
                 files::append(&string_arg(&args, "path")?, string_arg(&args, "text")?.as_bytes())
                     .map_err(|e| CallError::Failed(format!("{e:?}")))?;
                 Ok("slept".into())
+            }
+            "probe_handles" => {
+                let count = u64_arg(&args, "count")?;
+                let held: Vec<_> = (0..count)
+                    .map(|_| wasip2::clocks::monotonic_clock::subscribe_duration(60_000_000_000))
+                    .collect();
+                Ok(format!("held {} handles", held.len()))
+            }
+            "probe_random" => {
+                let bytes = wasip2::random::random::get_random_bytes(u64_arg(&args, "bytes")?);
+                Ok(format!("got {} random bytes", bytes.len()))
+            }
+            "probe_log" => {
+                let message = string_arg(&args, "message")?;
+                for _ in 0..args.get("count").and_then(Value::as_u64).unwrap_or(1) {
+                    logging::log(logging::Level::Warning, &message);
+                }
+                Ok("logged".into())
+            }
+            "probe_fail" => Err(CallError::Failed("f".repeat(u64_arg(&args, "bytes")? as usize))),
+            "probe_progress_flood" => {
+                let count = u64_arg(&args, "count")?;
+                progress::report(f64::NAN, Some(count as f64), Some("nan"));
+                progress::report(1.0, Some(f64::INFINITY), Some("infinite total"));
+                progress::report(f64::INFINITY, None, Some("infinite"));
+                for step in 1..=count {
+                    progress::report(step as f64, Some(count as f64), None);
+                }
+                Ok("flooded".into())
+            }
+            "probe_sample_then_append" => {
+                let outcome = sampling::sample(&sampling::Request {
+                    messages: vec![sampling::Message {
+                        role: sampling::Role::User,
+                        content: vec![sampling::Content::Text("anyone there?".into())],
+                    }],
+                    system_prompt: None,
+                    max_tokens: 10,
+                    temperature: None,
+                    stop_sequences: vec![],
+                    model_preferences: None,
+                });
+                files::append(&string_arg(&args, "path")?, string_arg(&args, "text")?.as_bytes())
+                    .map_err(|e| CallError::Failed(format!("{e:?}")))?;
+                Ok(format!("appended after {}", if outcome.is_ok() { "an answer" } else { "an error" }))
+            }
+            "probe_print_then_spin" => {
+                eprintln!("last words before the spin");
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
             }
             other => Err(CallError::InvalidArguments(format!("unknown tool `{other}`"))),
         }
