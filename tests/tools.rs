@@ -16,8 +16,8 @@ async fn tools_of_every_plugin_are_listed() {
         let names: std::collections::BTreeSet<_> =
             tools.iter().map(|t| t.name.to_string()).collect();
         assert_eq!(names.len(), tools.len(), "no tool is listed twice");
-        // The log archiver's one tool, the two-step plugin's, and the probe's 15.
-        assert_eq!(names.len(), 17, "{transport:?}: {names:?}");
+        // The log archiver's one tool, the two-step plugin's, and the probe's 22.
+        assert_eq!(names.len(), 24, "{transport:?}: {names:?}");
         for expected in [
             "process_log_entry",
             "summarize_and_grade",
