@@ -233,20 +233,35 @@ fn limits_too_large_to_count_with_are_refused_not_overflowed() {
         ("cpu_time_ms = 18446744073709551615", "`limits.cpu_time_ms`"),
     ] {
         let stderr = refused(&plugin(&probe, &format!("[plugin.limits]\n{limits}")));
-        assert!(stderr.contains(key) && stderr.contains("at most"), "{stderr}");
+        assert!(
+            stderr.contains(key) && stderr.contains("at most"),
+            "{stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    let stderr = refused(&plugin(&probe, "[plugin.sampling]\ntimeout_s = 18446744073709551615"));
+    let stderr = refused(&plugin(
+        &probe,
+        "[plugin.sampling]\ntimeout_s = 18446744073709551615",
+    ));
     assert!(stderr.contains("`sampling.timeout_s`"), "{stderr}");
 
     let workspace = Workspace::with_config(&plugin(&probe, ""));
     let output = Command::new(binary())
         .env("WASM_MCP_CACHE_DIR", test_cache_dir())
-        .args(["serve", "--stdio", "--parked-call-ttl", "18446744073709551615", "--config"])
+        .args([
+            "serve",
+            "--stdio",
+            "--parked-call-ttl",
+            "18446744073709551615",
+            "--config",
+        ])
         .arg(workspace.config())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--parked-call-ttl") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("--parked-call-ttl") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

@@ -418,7 +418,9 @@ fn malformed_requests_over_stdio_each_get_their_json_rpc_error() {
     let error = |id: &str| {
         let answer = &answers[id];
         (
-            answer["error"]["code"].as_i64().unwrap_or_else(|| panic!("{answer}")),
+            answer["error"]["code"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{answer}")),
             answer["error"]["message"].as_str().unwrap().to_string(),
         )
     };
@@ -428,19 +430,29 @@ fn malformed_requests_over_stdio_each_get_their_json_rpc_error() {
     assert_eq!(error("2").0, -32601);
     let (code, message) = error("3");
     assert_eq!(code, -32602, "{message}");
-    assert!(message.contains("`params.arguments` must be a JSON object"), "{message}");
+    assert!(
+        message.contains("`params.arguments` must be a JSON object"),
+        "{message}"
+    );
     assert!(answers["4"]["result"]["tools"].as_array().unwrap().len() >= 5);
     let (code, message) = error("5");
     assert_eq!(code, -32600, "{message}");
     assert!(message.contains("nested more than 128 levels"), "{message}");
     let (code, message) = error("6");
     assert_eq!(code, -32602, "{message}");
-    assert!(message.contains("`params.name` must be a string"), "{message}");
+    assert!(
+        message.contains("`params.name` must be a string"),
+        "{message}"
+    );
     let (code, message) = error("7");
     assert_eq!(code, -32602, "{message}");
     assert!(message.contains("unknown cursor"), "{message}");
     for undeclared in ["8", "9", "10"] {
-        assert_eq!(error(undeclared).0, -32601, "{undeclared}: not declared, not served");
+        assert_eq!(
+            error(undeclared).0,
+            -32601,
+            "{undeclared}: not declared, not served"
+        );
     }
     drop(stdin);
     let _ = child.wait();
@@ -454,7 +466,11 @@ async fn malformed_requests_over_http_get_json_rpc_errors() {
     for (body, id, code) in [
         ("{not json".to_string(), Value::Null, -32700),
         (deeply_nested(11), json!(11), -32600),
-        (r#"{"jsonrpc": "2.0", "id": 12, "method": 7}"#.to_string(), json!(12), -32600),
+        (
+            r#"{"jsonrpc": "2.0", "id": 12, "method": 7}"#.to_string(),
+            json!(12),
+            -32600,
+        ),
     ] {
         let response = client
             .post(&json!(null))
@@ -482,11 +498,14 @@ async fn malformed_requests_over_http_get_json_rpc_errors() {
 
     // The typed client sees the same over HTTP and stdio, in both eras.
     for transport in TRANSPORTS {
-        for client in [ScriptedClient::replying("x"), ScriptedClient::replying("x").modern()] {
+        for client in [
+            ScriptedClient::replying("x"),
+            ScriptedClient::replying("x").modern(),
+        ] {
             let modern = client.is_modern();
             let session = open(transport, &workspace, client).await;
-            let bogus = rmcp::model::PaginatedRequestParams::default()
-                .with_cursor(Some("bogus".into()));
+            let bogus =
+                rmcp::model::PaginatedRequestParams::default().with_cursor(Some("bogus".into()));
             let error = session.client.list_tools(Some(bogus)).await.unwrap_err();
             assert!(
                 error.to_string().contains("unknown cursor"),
@@ -518,7 +537,10 @@ async fn a_greedy_client_cannot_lock_out_a_polite_one() {
         let handle = greedy_session
             .peer()
             .send_request_with_option(
-                tool_request("process_log_entry", json!({"log_line": format!("greedy {i}")})),
+                tool_request(
+                    "process_log_entry",
+                    json!({"log_line": format!("greedy {i}")}),
+                ),
                 PeerRequestOptions::no_options(),
             )
             .await
@@ -527,11 +549,19 @@ async fn a_greedy_client_cannot_lock_out_a_polite_one() {
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while greedy.asked.lock().unwrap().len() < 4 {
-        assert!(std::time::Instant::now() < deadline, "the calls never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the calls never started"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for _ in 0..2 {
-        let refused = call(&greedy_session, "process_log_entry", json!({"log_line": "more"})).await;
+        let refused = call(
+            &greedy_session,
+            "process_log_entry",
+            json!({"log_line": "more"}),
+        )
+        .await;
         assert_eq!(refused.is_error, Some(true));
         assert!(
             text(&refused).contains("this client already has 4 calls running"),
@@ -548,8 +578,12 @@ async fn a_greedy_client_cannot_lock_out_a_polite_one() {
     // parked calls it never answers, and the fifth is refused...
     let modern_greedy = server.connect(ScriptedClient::replying("x").modern()).await;
     for i in 0..4 {
-        let request = rmcp::model::CallToolRequestParams::new("process_log_entry")
-            .with_arguments(json!({"log_line": format!("parked {i}")}).as_object().unwrap().clone());
+        let request = rmcp::model::CallToolRequestParams::new("process_log_entry").with_arguments(
+            json!({"log_line": format!("parked {i}")})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         let parked = modern_greedy.call_tool_once(request).await.unwrap();
         assert!(
             matches!(parked, rmcp::model::CallToolResponse::InputRequired(_)),
@@ -580,8 +614,16 @@ async fn a_greedy_client_cannot_lock_out_a_polite_one() {
             server.url.as_str(),
         ),
     );
-    let modern_polite = ScriptedClient::replying("fine too").modern().connect(transport).await;
-    let result = call(&modern_polite, "process_log_entry", json!({"log_line": "other"})).await;
+    let modern_polite = ScriptedClient::replying("fine too")
+        .modern()
+        .connect(transport)
+        .await;
+    let result = call(
+        &modern_polite,
+        "process_log_entry",
+        json!({"log_line": "other"}),
+    )
+    .await;
     assert_eq!(result.is_error, Some(false), "{}", text(&result));
     drop(pending);
 }
@@ -600,7 +642,10 @@ async fn live_sessions_are_capped() {
     assert_eq!(third.status(), 503);
     let answer: Value = third.json().await.unwrap();
     assert!(
-        answer["error"]["message"].as_str().unwrap().contains("--max-sessions"),
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--max-sessions"),
         "{answer}"
     );
 }

@@ -383,7 +383,11 @@ async fn append_size_and_quota_are_enforced_without_torn_records() {
     let written = jail.workspace.read("logs/q.log").unwrap();
     assert!(written.len() <= 1024 * 1024);
     assert_eq!(written.len() % 49, 0, "only whole records");
-    assert_eq!(written.len() / 49, 1024 * 1024 / 49, "up to the quota exactly");
+    assert_eq!(
+        written.len() / 49,
+        1024 * 1024 / 49,
+        "up to the quota exactly"
+    );
     let filler = "x".repeat(40);
     for line in written.lines() {
         let parts: Vec<&str> = line.split(' ').collect();
@@ -622,7 +626,8 @@ async fn log_floods_are_budgeted_and_forged_lines_escaped() {
     );
     assert_eq!(log.matches("used its log budget").count(), 1, "said once");
     assert!(
-        !log.lines().any(|l| l.starts_with("2026-11-22T00:00:00.000000Z")),
+        !log.lines()
+            .any(|l| l.starts_with("2026-11-22T00:00:00.000000Z")),
         "a plugin forged a log line:\n{log}"
     );
     assert!(log.contains(r"innocent\n2026-11-22"), "{log}");
@@ -675,12 +680,18 @@ async fn progress_reports_are_finite_growing_and_paced() {
         "5000 reports at once must be paced: {} arrived",
         progress.len()
     );
-    assert!(progress.iter().all(|(p, total, _)| p.is_finite()
-        && total.is_none_or(f64::is_finite)));
+    assert!(
+        progress
+            .iter()
+            .all(|(p, total, _)| p.is_finite() && total.is_none_or(f64::is_finite))
+    );
     // The client may handle notifications out of order; what was sent grows.
     let mut sent: Vec<f64> = progress.iter().map(|(p, _, _)| *p).collect();
     sent.sort_by(f64::total_cmp);
-    assert!(sent.windows(2).all(|w| w[1] > w[0]), "progress grows: {sent:?}");
+    assert!(
+        sent.windows(2).all(|w| w[1] > w[0]),
+        "progress grows: {sent:?}"
+    );
     assert_eq!(sent.last(), Some(&5000.0), "the last step arrives");
 }
 
@@ -697,7 +708,12 @@ async fn captured_output_is_logged_when_a_limit_ends_the_call() {
     assert!(message.contains("CPU time"), "{message}");
     let server = session.server.as_ref().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.log.lock().unwrap().contains("last words before the spin") {
+    while !server
+        .log
+        .lock()
+        .unwrap()
+        .contains("last words before the spin")
+    {
         assert!(
             Instant::now() < deadline,
             "the plugin's stderr was lost:\n{}",
@@ -709,10 +725,7 @@ async fn captured_output_is_logged_when_a_limit_ends_the_call() {
 
 /// A config with one plugin of crate `name` (built from `plugins/testing`).
 fn lone_plugin(name: &str) -> Workspace {
-    Workspace::with_config(&format!(
-        "[[plugin]]\ncomponent = {:?}\n",
-        component(name)
-    ))
+    Workspace::with_config(&format!("[[plugin]]\ncomponent = {:?}\n", component(name)))
 }
 
 /// `wasm-mcp check` on `workspace`: (succeeded, stderr, how long it took).
@@ -770,10 +783,18 @@ fn many_memories_component(hogs: usize, grow_pages: u32, spin: u32) -> Vec<u8> {
     ];
     let len = |at: u32| strings.iter().find(|(a, _)| *a == at).unwrap().1.len() as u32;
     let hex = |bytes: &[u8]| -> String { bytes.iter().map(|b| format!("\\{b:02x}")).collect() };
-    let words = |values: &[u32]| hex(&values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>());
+    let words = |values: &[u32]| {
+        hex(&values
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<_>>())
+    };
     let mut data = vec![
         (100, words(&[200, 1])),
-        (200, words(&[400, len(400), 0, 0, 0, 500, len(500), 600, len(600)])),
+        (
+            200,
+            words(&[400, len(400), 0, 0, 0, 500, len(500), 600, len(600)]),
+        ),
         (300, words(&[0, 700, len(700)])),
     ];
     data.extend(strings.iter().map(|(at, s)| (*at, hex(s.as_bytes()))));
@@ -788,7 +809,9 @@ fn many_memories_component(hogs: usize, grow_pages: u32, spin: u32) -> Vec<u8> {
         .map(|i| format!("(export \"grow{i}\" (func $hog{i} \"grow\"))"))
         .collect();
     let hog_imports: String = (0..hogs)
-        .map(|i| format!("(import \"hogs\" \"grow{i}\" (func $grow{i} (param i32) (result i32)))\n"))
+        .map(|i| {
+            format!("(import \"hogs\" \"grow{i}\" (func $grow{i} (param i32) (result i32)))\n")
+        })
         .collect();
     let grows: String = (0..hogs)
         .map(|i| {
@@ -865,7 +888,8 @@ async fn the_memory_limit_counts_every_memory_of_a_call() {
     let session = open(Transport::Stdio, &workspace, ScriptedClient::replying("ok")).await;
     let message = failure(&session.client, "many_memories", json!({})).await;
     assert!(
-        message.starts_with("plugin `many` hit a limit: memory: the plugin tried to grow past 16 MiB"),
+        message
+            .starts_with("plugin `many` hit a limit: memory: the plugin tried to grow past 16 MiB"),
         "{message}"
     );
     let ok = call(&session.client, "probe_result", json!({"bytes": 2})).await;
@@ -878,7 +902,10 @@ fn a_component_with_more_memories_than_a_call_may_have_is_refused() {
     // The pooling allocator refuses it when compiling it; the store's
     // limiter when instantiating it.
     for (allocator, expected) in [
-        ("pooling", "contains 7 Wasm linear memories, which exceeds the configured maximum of 4"),
+        (
+            "pooling",
+            "contains 7 Wasm linear memories, which exceeds the configured maximum of 4",
+        ),
         ("on-demand", "at most 64 core instances, 4 memories"),
     ] {
         let (ok, stderr, _) = check_with(&workspace, &["--allocator", allocator, "--no-cache"]);
@@ -991,7 +1018,12 @@ async fn a_write_cut_short_leaves_no_partial_record() {
     let client = ScriptedClient::replying("ok").connect(transport).await;
     let record = "r".repeat(999_999) + "\n";
     for _ in 0..4 {
-        let ok = call(&client, "probe_append", json!({"path": "probe.txt", "text": record})).await;
+        let ok = call(
+            &client,
+            "probe_append",
+            json!({"path": "probe.txt", "text": record}),
+        )
+        .await;
         assert_eq!(ok.is_error, Some(false), "{}", text(&ok));
     }
     let message = failure(

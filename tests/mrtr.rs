@@ -288,7 +288,9 @@ async fn a_state_from_another_server_process_is_refused() {
     let issued = round(&first.client, request.clone()).await;
     let error = refused(&second.client, retry(&request, &issued, answer("a"))).await;
     assert!(
-        error.message.contains("was issued by another server process")
+        error
+            .message
+            .contains("was issued by another server process")
             && !error.message.contains("altered"),
         "only a state from another process gets this message: {}",
         error.message

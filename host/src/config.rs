@@ -270,7 +270,11 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
     let too_large = [
         ("limits.cpu_time_ms", limits.cpu_time_ms, DAY_S * 1000),
         ("limits.wall_time_s", limits.wall_time_s, DAY_S),
-        ("limits.concurrent_calls", limits.concurrent_calls as u64, 100_000),
+        (
+            "limits.concurrent_calls",
+            limits.concurrent_calls as u64,
+            100_000,
+        ),
         ("limits.quota_mib", limits.quota_mib, 1 << 30),
         ("sampling.timeout_s", sampling.timeout_s, DAY_S),
     ];

@@ -86,8 +86,14 @@ mod tests {
         let _second = limits.acquire(greedy.clone()).unwrap();
         let refused = limits.acquire(greedy.clone()).err().unwrap();
         assert!(refused.contains("`--max-client-calls`"), "{refused}");
-        assert!(limits.acquire(ClientKey::Session(2)).is_ok(), "another client");
+        assert!(
+            limits.acquire(ClientKey::Session(2)).is_ok(),
+            "another client"
+        );
         drop(first);
-        assert!(limits.acquire(greedy).is_ok(), "a finished call frees its slot");
+        assert!(
+            limits.acquire(greedy).is_ok(),
+            "a finished call frees its slot"
+        );
     }
 }

@@ -54,7 +54,9 @@ pub fn parse(bytes: &[u8]) -> Result<ClientJsonRpcMessage, Option<Rejected>> {
         _ if id.is_none() => return Err(None),
         _ => (
             ErrorCode::INVALID_REQUEST,
-            format!("Invalid Request: not a JSON-RPC 2.0 request, response or notification ({error})"),
+            format!(
+                "Invalid Request: not a JSON-RPC 2.0 request, response or notification ({error})"
+            ),
         ),
     };
     Err(Some(Rejected {
@@ -108,7 +110,10 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 
 /// A number or string id after the `:` that follows the `"id"` name.
 fn id_value(rest: &[u8]) -> Option<RequestId> {
-    let rest = rest.trim_ascii_start().strip_prefix(b":")?.trim_ascii_start();
+    let rest = rest
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start();
     let end = match rest.first()? {
         b'"' => string_end(rest, 0)? + 1,
         b'-' | b'0'..=b'9' => rest
@@ -156,7 +161,8 @@ mod tests {
         assert_eq!(answer.error.code, ErrorCode::PARSE_ERROR);
 
         // An `id` inside params or inside a string is not the request's.
-        let answer = rejected(r#"{"params": {"id": 1}, "note": "\"id\": 2", "id": 3, "method": 4}"#);
+        let answer =
+            rejected(r#"{"params": {"id": 1}, "note": "\"id\": 2", "id": 3, "method": 4}"#);
         assert_eq!(answer.id, Some(NumberOrString::Number(3)));
     }
 

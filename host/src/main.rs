@@ -308,7 +308,10 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
 
 /// The bearer token: from `--auth-token-file`, else `WASM_MCP_AUTH_TOKEN`,
 /// else `--auth-token` (with a warning: the command line is public).
-fn auth_token_from(file: Option<PathBuf>, on_command_line: Option<String>) -> Result<Option<String>> {
+fn auth_token_from(
+    file: Option<PathBuf>,
+    on_command_line: Option<String>,
+) -> Result<Option<String>> {
     use anyhow::Context as _;
     if let Some(file) = file {
         let text = std::fs::read_to_string(&file)
@@ -321,7 +324,10 @@ fn auth_token_from(file: Option<PathBuf>, on_command_line: Option<String>) -> Re
         );
         return Ok(Some(token));
     }
-    if let Some(token) = std::env::var("WASM_MCP_AUTH_TOKEN").ok().filter(|t| !t.is_empty()) {
+    if let Some(token) = std::env::var("WASM_MCP_AUTH_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
         return Ok(Some(token));
     }
     let token = on_command_line.filter(|t| !t.is_empty());

@@ -35,8 +35,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::{BoxFuture, SampleRoute};
-use crate::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
 use crate::fairness::ClientSlot;
+use crate::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
 use crate::runtime::{CallContext, CallFailure, Plugin};
 
 /// How long a parked call waits for its client's retry, by default.
@@ -66,7 +66,7 @@ pub struct Request {
 /// What a running plugin tells the request that drives it.
 enum Event {
     Sample {
-        request: CreateMessageRequestParams,
+        request: Box<CreateMessageRequestParams>,
         /// How long the plugin may wait for this answer (`sampling.timeout_s`).
         timeout: Duration,
         answer: oneshot::Sender<Result<CreateMessageResult, SampleError>>,
@@ -334,7 +334,7 @@ impl ParkedCalls {
                             round,
                             state,
                             key,
-                            request: sampling,
+                            request: *sampling,
                             answer,
                             events,
                             stop_when_dropped: cancel.drop_guard(),
@@ -452,7 +452,7 @@ impl SampleRoute for ParkingRoute {
         Box::pin(async move {
             let (answer, reply) = oneshot::channel();
             let asked = Event::Sample {
-                request,
+                request: Box::new(request),
                 timeout,
                 answer,
             };

@@ -15,10 +15,10 @@ use std::time::Instant;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
     CompleteRequestParams, CompleteResult, ContentBlock, CustomRequest, CustomResult,
-    Implementation, ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
-    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
-    LoggingLevel, PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
-    SetLevelRequestParams, Tool,
+    Implementation, ListPromptsRequestMethod, ListPromptsResult,
+    ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
+    ListResourcesResult, ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
@@ -76,7 +76,11 @@ impl McpServer {
         let address = context
             .extensions
             .get::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>())
+            .and_then(|parts| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            })
             .map(|info| info.0.ip());
         let key = match address {
             Some(ip) if is_2026_era(context) => ClientKey::Address(ip),
@@ -228,7 +232,9 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        Err(McpError::method_not_found::<ListResourceTemplatesRequestMethod>())
+        Err(McpError::method_not_found::<
+            ListResourceTemplatesRequestMethod,
+        >())
     }
 
     async fn complete(
@@ -349,7 +355,10 @@ fn malformed_request(method: &str, params: Option<&serde_json::Value>) -> McpErr
         "tools/call" => {
             if !params.get("name").is_some_and(|n| n.is_string()) {
                 "`params.name` must be a string: the name of a tool from tools/list".to_string()
-            } else if params.get("arguments").is_some_and(|a| !a.is_object() && !a.is_null()) {
+            } else if params
+                .get("arguments")
+                .is_some_and(|a| !a.is_object() && !a.is_null())
+            {
                 "`params.arguments` must be a JSON object mapping parameter names to values"
                     .to_string()
             } else {

@@ -63,10 +63,7 @@ pub async fn serve_stdio_on(
             }
         }
     });
-    let transport = (
-        PollSender::new(outgoing),
-        tokio_stream_of(received),
-    );
+    let transport = (PollSender::new(outgoing), tokio_stream_of(received));
     let running = server
         .serve(transport)
         .await
@@ -178,11 +175,8 @@ pub async fn serve_http(
         .with_allowed_origins(origins)
         .with_max_request_body_bytes(options.max_request_bytes);
     let sessions = Arc::new(LocalSessionManager::default());
-    let service = StreamableHttpService::new(
-        move || Ok(server.for_session()),
-        sessions.clone(),
-        config,
-    );
+    let service =
+        StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), config);
     let token = options.auth_token.map(Arc::<str>::from);
     let guard = Arc::new(BodyGuard {
         sessions,
@@ -270,7 +264,10 @@ impl BodyGuard {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         let response = next
-            .run(axum::extract::Request::from_parts(parts, bytes.clone().into()))
+            .run(axum::extract::Request::from_parts(
+                parts,
+                bytes.clone().into(),
+            ))
             .await;
         // rmcp's 415 for a JSON body means it could not parse it.
         if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE || !sent_json {

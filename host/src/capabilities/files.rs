@@ -504,11 +504,19 @@ mod tests {
         std::fs::hard_link(&outside, tmp.path().join("logs/linked")).unwrap();
         std::os::unix::fs::symlink(&outside, tmp.path().join("logs/symlinked")).unwrap();
         let fifo = tmp.path().join("logs/fifo");
-        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
         let g = grants_with_quota(tmp.path(), &["logs/"], 1 << 20);
         for path in ["logs/linked", "logs/symlinked", "logs/fifo"] {
             let refused = g.append("p", path, b"pwned");
-            assert!(matches!(refused, Err(Error::Denied(_))), "{path}: {refused:?}");
+            assert!(
+                matches!(refused, Err(Error::Denied(_))),
+                "{path}: {refused:?}"
+            );
         }
         // With a reader the FIFO opens; its handle is then refused.
         let _reader = std::fs::OpenOptions::new()

@@ -88,11 +88,16 @@ mod tests {
         assert!(!gate.admit(f64::NAN, None, start));
         assert!(!gate.admit(1.0, Some(f64::INFINITY), start));
         assert!(!gate.admit(f64::NEG_INFINITY, Some(2.0), start));
-        let burst = (1..=100).filter(|&i| gate.admit(i as f64, Some(1000.0), start)).count();
+        let burst = (1..=100)
+            .filter(|&i| gate.admit(i as f64, Some(1000.0), start))
+            .count();
         assert_eq!(burst, BURST as usize, "a burst, then nothing at once");
         assert!(!gate.admit(5.0, Some(1000.0), start + REFILL), "no growth");
         assert!(gate.admit(101.0, Some(1000.0), start + REFILL), "refilled");
         assert!(!gate.admit(102.0, Some(1000.0), start + REFILL));
-        assert!(gate.admit(1000.0, Some(1000.0), start + REFILL), "the last step always goes");
+        assert!(
+            gate.admit(1000.0, Some(1000.0), start + REFILL),
+            "the last step always goes"
+        );
     }
 }

@@ -171,10 +171,7 @@ impl Host for CallState {
         params.max_tokens = params.max_tokens.min(policy.max_tokens);
         let route = self.call.sampling.clone();
         let timeout = Duration::from_secs(policy.timeout_s);
-        let outcome = route
-            .sample(params, timeout)
-            .await
-            .and_then(from_mcp);
+        let outcome = route.sample(params, timeout).await.and_then(from_mcp);
         if let Err(error) = &outcome {
             tracing::info!(target: "plugin", plugin = %self.call.plugin, "sampling failed: {error:?}");
         }

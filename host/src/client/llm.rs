@@ -387,7 +387,14 @@ mod tests {
         assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
         assert_eq!(parse_retry_after("3600"), Some(Duration::from_secs(60)));
         assert_eq!(parse_retry_after("-4"), Some(Duration::ZERO));
-        for unusable in ["NaN", "nan", "inf", "-inf", "Wed, 21 Oct 2015 07:28:00 GMT", ""] {
+        for unusable in [
+            "NaN",
+            "nan",
+            "inf",
+            "-inf",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "",
+        ] {
             assert_eq!(parse_retry_after(unusable), None, "{unusable}");
         }
     }

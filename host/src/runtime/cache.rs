@@ -264,18 +264,33 @@ mod tests {
         };
         // An entry anyone could have replaced is not loaded (or deleted).
         set_mode(&entry, 0o666);
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Compiled);
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            Origin::Compiled
+        );
         set_mode(&entry, 0o600);
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Cached);
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            Origin::Cached
+        );
         // Nor is anything in a folder others may write.
         set_mode(cache.dir(), 0o777);
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Compiled);
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            Origin::Compiled
+        );
         set_mode(cache.dir(), 0o700);
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Cached);
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            Origin::Cached
+        );
         // Nor an entry that belongs to someone else (needs root to set up).
         if rustix::process::geteuid().is_root() {
             std::os::unix::fs::chown(&entry, Some(65534), None).unwrap();
-            assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Origin::Compiled);
+            assert_eq!(
+                cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+                Origin::Compiled
+            );
         }
     }
 

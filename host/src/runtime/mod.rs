@@ -212,11 +212,12 @@ impl Plugin {
         let cpu_used = store.data().cpu.used.clone();
         let wall_time = LOAD_WALL_TIME.min(Duration::from_secs(self.limits.wall_time_s));
         let run = async {
-            let instance = self
-                .pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| anyhow!("cannot instantiate it: {}", instantiation_failure(store.data(), &e)))?;
+            let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+                anyhow!(
+                    "cannot instantiate it: {}",
+                    instantiation_failure(store.data(), &e)
+                )
+            })?;
             instance
                 .wasm_mcp_plugin_tools()
                 .call_list_tools(&mut store)
@@ -346,9 +347,9 @@ impl Plugin {
                 ))),
                 Ok(Ok(text)) => Ok(text),
                 // Error texts count against the same limit as results.
-                Ok(Err(CallError::InvalidArguments(why))) => Err(CallFailure::InvalidArguments(
-                    cap_text(why, result_limit),
-                )),
+                Ok(Err(CallError::InvalidArguments(why))) => {
+                    Err(CallFailure::InvalidArguments(cap_text(why, result_limit)))
+                }
                 Ok(Err(CallError::Failed(why))) => {
                     Err(CallFailure::Failed(cap_text(why, result_limit)))
                 }

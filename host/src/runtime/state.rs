@@ -12,8 +12,8 @@ use super::cpu::CpuUsed;
 use super::output::CapturedOutput;
 use crate::capabilities::files::Grants;
 use crate::capabilities::log::LogBudget;
-use crate::capabilities::progress::ProgressGate;
 use crate::capabilities::notify::Notifier;
+use crate::capabilities::progress::ProgressGate;
 use crate::capabilities::sampling::{SampleRoute, Unavailable};
 use crate::config::{Limits, SamplingPolicy};
 
@@ -130,7 +130,8 @@ impl wasmtime::ResourceLimiter for MemoryGuard {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let total = (self.table_elements - current.min(self.table_elements)).saturating_add(desired);
+        let total =
+            (self.table_elements - current.min(self.table_elements)).saturating_add(desired);
         if total > MAX_TABLE_ELEMENTS {
             return Ok(false);
         }
