@@ -507,12 +507,14 @@ async fn planted_hard_links_fifos_and_sockets_are_refused_without_stalling() {
     let planted = ["logs/hard", "logs/fifo", "probe.txt", "logs/socket"];
     for path in planted {
         let started = Instant::now();
-        let message = failure(
+        let append = failure(
             &session.client,
             "probe_append",
             json!({"path": path, "text": "pwned"}),
-        )
-        .await;
+        );
+        let message = tokio::time::timeout(Duration::from_secs(20), append)
+            .await
+            .unwrap_or_else(|_| panic!("the append to {path} stalled"));
         assert!(message.contains("Denied"), "{path}: {message}");
         assert!(
             started.elapsed() < Duration::from_secs(2),
@@ -735,13 +737,24 @@ fn check(workspace: &Workspace) -> (bool, String, Duration) {
 
 fn check_with(workspace: &Workspace, extra_args: &[&str]) -> (bool, String, Duration) {
     let started = Instant::now();
-    let output = std::process::Command::new(binary())
+    let mut child = std::process::Command::new(binary())
         .env("WASM_MCP_CACHE_DIR", test_cache_dir())
         .args(["check", "--config"])
         .arg(workspace.config())
         .args(extra_args)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // A check that hangs fails the test instead of hanging it.
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("`wasm-mcp check` hung");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
