@@ -378,6 +378,7 @@ fn malformed_requests_over_stdio_each_get_their_json_rpc_error() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let _stop = KillOnDrop(child);
     let mut send = |line: &str| {
         stdin.write_all(line.as_bytes()).unwrap();
         stdin.write_all(b"\n").unwrap();
@@ -403,14 +404,20 @@ fn malformed_requests_over_stdio_each_get_their_json_rpc_error() {
         r#"{"jsonrpc": "2.0", "id": 10, "method": "completion/complete", "params": {"ref": {"type": "ref/prompt", "name": "x"}, "argument": {"name": "a", "value": "b"}}}"#,
     );
 
+    // Read on a thread, so a request left unanswered fails the test instead
+    // of hanging it.
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while stdout.read_line(&mut line).is_ok_and(|n| n > 0) {
+            let _ = lines.send(std::mem::take(&mut line));
+        }
+    });
     let mut answers = std::collections::HashMap::new();
-    let mut line = String::new();
     while answers.len() < 12 {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "the server exited: {answers:?}"
-        );
+        let line = received
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("requests went unanswered; answered: {answers:?}"));
         let message: Value = serde_json::from_str(&line).unwrap();
         let id = message.get("id").cloned().unwrap_or(Value::Null);
         answers.insert(id.to_string(), message);
@@ -455,7 +462,16 @@ fn malformed_requests_over_stdio_each_get_their_json_rpc_error() {
         );
     }
     drop(stdin);
-    let _ = child.wait();
+}
+
+/// Kills the server when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[tokio::test]
@@ -556,12 +572,14 @@ async fn a_greedy_client_cannot_lock_out_a_polite_one() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for _ in 0..2 {
-        let refused = call(
+        let more = call(
             &greedy_session,
             "process_log_entry",
             json!({"log_line": "more"}),
-        )
-        .await;
+        );
+        let refused = tokio::time::timeout(Duration::from_secs(20), more)
+            .await
+            .expect("a call over the client's share must be refused at once, not run");
         assert_eq!(refused.is_error, Some(true));
         assert!(
             text(&refused).contains("this client already has 4 calls running"),
@@ -592,8 +610,12 @@ async fn a_greedy_client_cannot_lock_out_a_polite_one() {
     }
     let request = rmcp::model::CallToolRequestParams::new("process_log_entry")
         .with_arguments(json!({"log_line": "fifth"}).as_object().unwrap().clone());
+    let fifth = tokio::time::timeout(
+        Duration::from_secs(20),
+        modern_greedy.call_tool_once(request),
+    );
     let rmcp::model::CallToolResponse::Complete(refused) =
-        modern_greedy.call_tool_once(request).await.unwrap()
+        fifth.await.expect("refused at once").unwrap()
     else {
         panic!("the fifth call must be refused, not parked")
     };

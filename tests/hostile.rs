@@ -651,13 +651,16 @@ async fn a_parent_that_never_reads_stderr_does_not_stall_the_server() {
         .unwrap();
     let client = ScriptedClient::replying("ok").connect(transport).await;
     let started = Instant::now();
-    for round in 0..20 {
+    // Long lines fill the pipe; many short ones would fill any queue that
+    // waits for it.
+    for round in 0..30 {
+        let (line_bytes, count) = if round < 5 { (2000, 100) } else { (10, 1000) };
         let result = tokio::time::timeout(
             Duration::from_secs(10),
             call(
                 &client,
                 "probe_log",
-                json!({"message": format!("{round} {}", "y".repeat(2000)), "count": 100}),
+                json!({"message": format!("{round} {}", "y".repeat(line_bytes)), "count": count}),
             ),
         )
         .await

@@ -15,8 +15,9 @@ use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuar
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Lines queued for stderr before new ones are dropped.
-const QUEUED_LINES: usize = 16 * 1024;
+/// Lines queued for stderr before new ones are dropped. A plugin's lines are
+/// cut at 4 KiB (16 KiB for captured output), so the queue stays small.
+const QUEUED_LINES: usize = 4096;
 
 /// Log to stderr at `WASM_MCP_LOG`'s filter, else `default`. Keep the guard
 /// until exit: dropping it flushes what is queued.

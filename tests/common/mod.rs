@@ -480,7 +480,8 @@ impl HttpServer {
 impl Drop for HttpServer {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("--- wasm-mcp log ---\n{}", self.log.lock().unwrap());
+            let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+            eprintln!("--- wasm-mcp log ---\n{log}");
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -486,6 +486,10 @@ mod tests {
         let first = grants(tmp.path(), &["logs/"]);
         let second = grants(tmp.path(), &["logs/"]);
         let nested = grants(tmp.path(), &["logs/sub/"]);
+        assert!(
+            Arc::ptr_eq(&first.entries[0].ledger, &second.entries[0].ledger),
+            "one ledger per granted path"
+        );
         first.append("a", "logs/a.log", b"12345").unwrap();
         second.append("b", "logs/b.log", b"1234").unwrap();
         // 9 of 10 bytes are used, whoever wrote them; a nested grant's
