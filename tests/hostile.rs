@@ -75,6 +75,11 @@ timeout_s = 2
 }
 
 impl Jail {
+    /// A client that answers sampling with "ok", connected to the jail's host.
+    async fn open(&self, transport: Transport) -> Session {
+        open(transport, &self.workspace, ScriptedClient::replying("ok")).await
+    }
+
     fn outside_snapshot(&self) -> Vec<(PathBuf, u64)> {
         std::fs::read_dir(&self.outside)
             .unwrap()
@@ -111,12 +116,7 @@ async fn failure(client: &Client, tool: &str, arguments: Value) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn traps_and_resource_limits_end_only_the_call() {
     let jail = jail();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let before = jail.workspace.snapshot();
     let cases: [(&str, Value, &str); 6] = [
         (
@@ -176,12 +176,7 @@ async fn traps_and_resource_limits_end_only_the_call() {
 #[tokio::test(flavor = "multi_thread")]
 async fn appends_cannot_leave_their_grants() {
     let jail = jail();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let before = jail.workspace.snapshot();
     let long_segment = format!("logs/{}", "a".repeat(300));
     let long_path = format!("logs/{}", ["b"; 2100].join("/"));
@@ -241,12 +236,7 @@ async fn wasi_offers_no_files_environment_arguments_or_sockets() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let before = jail.workspace.snapshot();
 
     let report: Value = serde_json::from_str(&text(
@@ -280,12 +270,7 @@ async fn wasi_offers_no_files_environment_arguments_or_sockets() {
 #[tokio::test(flavor = "multi_thread")]
 async fn plugin_output_never_reaches_the_stdio_transport() {
     let jail = jail();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     // 512 KiB to stdout and to stderr, far past the capture cap.
     let result = call(&session.client, "probe_print", json!({"bytes": 512 * 1024})).await;
     assert_eq!(text(&result), "printed");
@@ -346,12 +331,7 @@ async fn a_client_that_never_answers_times_out_and_is_told_to_stop() {
 async fn append_size_and_quota_are_enforced_without_torn_records() {
     // Twenty thousand appends are real work; give them the CPU.
     let jail = jail_with_cpu_ms(60_000);
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let message = failure(
         &session.client,
         "probe_append",
@@ -401,12 +381,7 @@ async fn append_size_and_quota_are_enforced_without_torn_records() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_calls_and_wall_clock_are_limited() {
     let jail = jail();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let calls = (0..6).map(|_| {
         call(
             &session.client,
@@ -451,12 +426,7 @@ async fn concurrent_calls_and_wall_clock_are_limited() {
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_arguments_are_refused() {
     let jail = jail();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let error = session
         .client
         .call_tool(
@@ -498,12 +468,7 @@ async fn planted_hard_links_fifos_and_sockets_are_refused_without_stalling() {
     mkfifo(&jail.workspace.path("probe.txt"));
     let _socket =
         std::os::unix::net::UnixListener::bind(jail.workspace.path("logs/socket")).unwrap();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let planted = ["logs/hard", "logs/fifo", "probe.txt", "logs/socket"];
     for path in planted {
         let started = Instant::now();
@@ -552,12 +517,7 @@ async fn planted_hard_links_fifos_and_sockets_are_refused_without_stalling() {
 #[tokio::test(flavor = "multi_thread")]
 async fn handle_floods_and_huge_random_requests_are_capped() {
     let jail = jail();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let message = failure(&session.client, "probe_handles", json!({"count": 100_000})).await;
     assert!(
         message.contains("crashed") && message.contains("resource table has no free keys"),
@@ -575,12 +535,7 @@ async fn handle_floods_and_huge_random_requests_are_capped() {
 #[tokio::test(flavor = "multi_thread")]
 async fn error_texts_are_capped_like_results() {
     let jail = jail();
-    let session = open(
-        Transport::Stdio,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Stdio).await;
     let message = failure(&session.client, "probe_fail", json!({"bytes": 1_000_000})).await;
     assert!(
         message.len() < 4096 + 300,
@@ -597,12 +552,7 @@ async fn error_texts_are_capped_like_results() {
 #[tokio::test(flavor = "multi_thread")]
 async fn log_floods_are_budgeted_and_forged_lines_escaped() {
     let jail = jail();
-    let session = open(
-        Transport::Http,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Http).await;
     let server = session.server.as_ref().unwrap();
     let line = "x".repeat(1000);
     let result = call(
@@ -703,12 +653,7 @@ async fn progress_reports_are_finite_growing_and_paced() {
 #[tokio::test(flavor = "multi_thread")]
 async fn captured_output_is_logged_when_a_limit_ends_the_call() {
     let jail = jail();
-    let session = open(
-        Transport::Http,
-        &jail.workspace,
-        ScriptedClient::replying("ok"),
-    )
-    .await;
+    let session = jail.open(Transport::Http).await;
     let message = failure(&session.client, "probe_print_then_spin", json!({})).await;
     assert!(message.contains("CPU time"), "{message}");
     let server = session.server.as_ref().unwrap();

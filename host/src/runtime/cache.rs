@@ -205,6 +205,12 @@ impl Hasher for DigestHasher<'_> {
 mod tests {
     use super::*;
 
+    /// The one entry in `cache`'s folder.
+    fn only_entry(cache: &CompileCache) -> PathBuf {
+        let mut entries = std::fs::read_dir(cache.dir()).unwrap();
+        entries.next().unwrap().unwrap().path()
+    }
+
     /// The smallest component: `(component)`.
     const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
 
@@ -218,12 +224,7 @@ mod tests {
         let (_, second) = cache.load(&engine, EMPTY_COMPONENT).unwrap();
         assert_eq!(second, Origin::Cached);
 
-        let entry = std::fs::read_dir(cache.dir())
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let entry = only_entry(&cache);
         let mut data = std::fs::read(&entry).unwrap();
         let last = data.len() - 1;
         data[last] ^= 0xff;
@@ -253,12 +254,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = CompileCache::new(dir.path().join("cache"));
         cache.load(&engine, EMPTY_COMPONENT).unwrap();
-        let entry = std::fs::read_dir(cache.dir())
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let entry = only_entry(&cache);
         let set_mode = |path: &Path, mode: u32| {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
         };
