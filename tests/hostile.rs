@@ -883,7 +883,7 @@ async fn a_full_instance_pool_is_a_named_limit_and_other_plugins_go_on() {
     // 16 calls of a four-memory component at once need 64 memory slots; the
     // pool has two per call slot (16 + 1 + 8 slots).
     let workspace = many_memories_workspace(
-        &many_memories_component(3, 0, 600_000_000),
+        &many_memories_component(3, 0, 1_500_000_000),
         "concurrent_calls = 16\ncpu_time_ms = 60000",
     );
     // The probe's own slot: one call at a time.
