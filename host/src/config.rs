@@ -55,6 +55,9 @@ pub struct Limits {
     /// Size each granted file, or the files in each granted folder, may grow
     /// to, in MiB.
     pub quota_mib: u64,
+    /// Files each granted folder may hold (files cost inodes as well as
+    /// bytes); creating one more is refused.
+    pub max_files: u64,
     /// Calls of this plugin running (or parked) at once.
     pub concurrent_calls: usize,
     /// Lines one call may put in the host's log (its `log` calls, captured
@@ -74,6 +77,7 @@ impl Default for Limits {
             result_bytes: 1024 * 1024,
             append_bytes: 1024 * 1024,
             quota_mib: 100,
+            max_files: 10_000,
             concurrent_calls: 256,
             log_lines: 1000,
             log_bytes: 64 * 1024,
@@ -254,6 +258,7 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
         ("limits.append_bytes", limits.append_bytes == 0),
         ("limits.quota_mib", limits.quota_mib == 0),
         ("limits.concurrent_calls", limits.concurrent_calls == 0),
+        ("limits.max_files", limits.max_files == 0),
         ("limits.log_lines", limits.log_lines == 0),
         ("limits.log_bytes", limits.log_bytes == 0),
         ("sampling.max_tokens", sampling.max_tokens == 0),

@@ -14,7 +14,9 @@
 //!
 //! Quotas are kept in one [`Ledger`] per granted path for the whole process,
 //! shared by every plugin granted that path. The quota is checked before
-//! anything is created, and a record is written whole or not at all.
+//! anything is created, and a record is written whole or not at all. Files
+//! cost inodes as well as bytes, so a folder grant also limits how many files
+//! it may hold (`limits.max_files`).
 
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
@@ -43,6 +45,8 @@ struct OpenGrant {
     host_path: PathBuf,
     ledger: Arc<Ledger>,
     quota_bytes: u64,
+    /// For a folder grant, how many files the folder may hold.
+    max_files: u64,
 }
 
 /// What a granted path holds. One per path per process: two plugins (or two
@@ -52,9 +56,16 @@ struct OpenGrant {
 struct Ledger {
     path: PathBuf,
     is_folder: bool,
-    /// For a folder, the bytes its files hold (measured when first granted,
-    /// then counted). A file's size is read from the file on each append.
-    used: Mutex<u64>,
+    /// For a folder, what its files hold (measured when first granted, then
+    /// counted). A file's size is read from the file on each append.
+    used: Mutex<Usage>,
+}
+
+/// What the files below a granted folder hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Usage {
+    bytes: u64,
+    files: u64,
 }
 
 /// Every ledger in this process, by path.
@@ -72,7 +83,11 @@ impl Ledger {
             return ledger;
         }
         ledgers.retain(|_, ledger| ledger.strong_count() > 0);
-        let used = if is_folder { folder_size(path) } else { 0 };
+        let used = if is_folder {
+            folder_usage(path)
+        } else {
+            Usage::default()
+        };
         let ledger = Arc::new(Ledger {
             path: path.to_path_buf(),
             is_folder,
@@ -98,8 +113,8 @@ impl Ledger {
 
 impl Grants {
     /// Open the folder of every grant; a missing folder is a config error.
-    /// Each grant may grow to `quota_bytes`.
-    pub fn open(grants: &[Grant], quota_bytes: u64) -> Result<Grants> {
+    /// Each grant may grow to `quota_bytes`, and a folder to `max_files` files.
+    pub fn open(grants: &[Grant], quota_bytes: u64, max_files: u64) -> Result<Grants> {
         let mut entries = Vec::with_capacity(grants.len());
         for grant in grants {
             let host_path = grant.host_path();
@@ -139,6 +154,7 @@ impl Grants {
                 ledger: Ledger::of(&host_path, grant.is_folder()),
                 host_path,
                 quota_bytes,
+                max_files,
             });
         }
         Ok(Grants { entries })
@@ -220,7 +236,7 @@ struct Append<'a> {
 impl Append<'_> {
     fn run(&self, data: &[u8]) -> Result<(), Error> {
         let ledgers = Ledger::covering(&self.grant.ledger, &self.file_path);
-        let mut held: Vec<MutexGuard<'_, u64>> = ledgers.iter().map(|l| lock(&l.used)).collect();
+        let mut held: Vec<MutexGuard<'_, Usage>> = ledgers.iter().map(|l| lock(&l.used)).collect();
         let own = ledgers
             .iter()
             .position(|l| Arc::ptr_eq(l, &self.grant.ledger))
@@ -235,7 +251,7 @@ impl Append<'_> {
             None => 0,
         };
         let used = if self.grant.ledger.is_folder {
-            *held[own]
+            held[own].bytes
         } else {
             before
         };
@@ -250,6 +266,13 @@ impl Append<'_> {
         // An empty append creates nothing: files cost inodes as well as bytes.
         if data.is_empty() {
             return Ok(());
+        }
+        let creates = existing.is_none();
+        if creates && self.grant.ledger.is_folder && held[own].files >= self.grant.max_files {
+            return Err(Error::QuotaExceeded(format!(
+                "creating `{}` would pass its grant's limit of {} files (`limits.max_files`); append to an existing file instead",
+                self.shown, self.grant.max_files
+            )));
         }
         let mut file = match existing {
             Some(file) => file,
@@ -269,7 +292,8 @@ impl Append<'_> {
         self.write_whole(&mut file, data)?;
         for (ledger, used) in ledgers.iter().zip(held.iter_mut()) {
             if ledger.is_folder {
-                **used += data.len() as u64;
+                used.bytes += data.len() as u64;
+                used.files += u64::from(creates);
             }
         }
         Ok(())
@@ -369,19 +393,27 @@ impl Append<'_> {
     }
 }
 
-/// Bytes held by the regular files below `folder` (symlinks not followed).
-fn folder_size(folder: &Path) -> u64 {
+/// What the regular files below `folder` hold (symlinks not followed).
+fn folder_usage(folder: &Path) -> Usage {
+    let mut usage = Usage::default();
     let Ok(entries) = std::fs::read_dir(folder) else {
-        return 0;
+        return usage;
     };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(kind) if kind.is_dir() => folder_size(&entry.path()),
-            Ok(kind) if kind.is_file() => entry.metadata().map(|m| m.len()).unwrap_or(0),
-            _ => 0,
-        })
-        .sum()
+    for entry in entries.flatten() {
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => {
+                let below = folder_usage(&entry.path());
+                usage.bytes += below.bytes;
+                usage.files += below.files;
+            }
+            Ok(kind) if kind.is_file() => {
+                usage.bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                usage.files += 1;
+            }
+            _ => {}
+        }
+    }
+    usage
 }
 
 impl Host for CallState {
@@ -419,7 +451,7 @@ mod tests {
                 base: base.to_path_buf(),
             })
             .collect();
-        Grants::open(&grants, quota).unwrap()
+        Grants::open(&grants, quota, 3).unwrap()
     }
 
     fn grants(base: &Path, patterns: &[&str]) -> Grants {
@@ -468,6 +500,24 @@ mod tests {
             "a refused append creates nothing"
         );
         assert_eq!(std::fs::read(tmp.path().join("a.txt")).unwrap().len(), 10);
+    }
+
+    #[test]
+    fn a_folder_holds_at_most_max_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("logs")).unwrap();
+        std::fs::write(tmp.path().join("logs/old.log"), b"1").unwrap();
+        // Three files at most, one there already.
+        let g = grants_with_quota(tmp.path(), &["logs/"], 1 << 20);
+        g.append("p", "logs/a.log", b"a").unwrap();
+        g.append("p", "logs/b.log", b"b").unwrap();
+        let over = g.append("p", "logs/c.log", b"c");
+        assert!(
+            matches!(&over, Err(Error::QuotaExceeded(why)) if why.contains("`limits.max_files`")),
+            "{over:?}"
+        );
+        assert!(!tmp.path().join("logs/c.log").exists());
+        g.append("p", "logs/a.log", b"more").unwrap();
     }
 
     #[test]

@@ -188,7 +188,11 @@ impl Plugin {
             )
         })?;
         let quota_bytes = config.limits.quota_mib.saturating_mul(1024 * 1024);
-        let grants = Arc::new(Grants::open(&config.grants, quota_bytes)?);
+        let grants = Arc::new(Grants::open(
+            &config.grants,
+            quota_bytes,
+            config.limits.max_files,
+        )?);
         let mut plugin = Plugin {
             name: config.name.clone(),
             tool_prefix: config.tool_prefix.clone(),
