@@ -651,10 +651,13 @@ async fn parked(_plugins: &Path) {
     .unwrap();
     let config = config.to_str().unwrap().to_string();
     let max_parked = (count + 100).to_string();
+    // One client parks them all: raise its per-client share too.
     let args = [
         "--config",
         config.as_str(),
         "--max-parked-calls",
+        max_parked.as_str(),
+        "--max-client-calls",
         max_parked.as_str(),
     ];
     println!(
