@@ -32,7 +32,7 @@ use rmcp::{
 };
 use serde_json::json;
 use tokio::sync::Semaphore;
-use wasm_mcp_host::capabilities::sampling::{BoxFuture, SampleRoute};
+use wasm_mcp_host::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, Sampled};
 use wasm_mcp_host::config::{Config, Grant, Limits, PluginConfig, SamplingPolicy};
 use wasm_mcp_host::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
 use wasm_mcp_host::runtime::cache::CompileCache;
@@ -147,12 +147,19 @@ fn ms(d: Duration) -> String {
 struct Instant_;
 
 impl SampleRoute for Instant_ {
+    fn name(&self) -> RouteName {
+        RouteName::CLIENT_SESSION
+    }
+
     fn sample(
         &self,
         _: CreateMessageRequestParams,
         _: Duration,
-    ) -> BoxFuture<'_, Result<CreateMessageResult, SampleError>> {
-        Box::pin(std::future::ready(Ok(answer())))
+    ) -> BoxFuture<'_, Result<Sampled, SampleError>> {
+        Box::pin(std::future::ready(Ok(Sampled {
+            result: answer(),
+            usage: None,
+        })))
     }
 }
 
@@ -198,6 +205,8 @@ async fn component_costs(plugins: &Path) {
             plugin_config("probe", &probe, scratch.path(), 64),
         ],
         cache_dir: None,
+        llm: None,
+        audit: Default::default(),
     };
     let timed = |options: RuntimeOptions| {
         let config = config.clone();
@@ -211,10 +220,12 @@ async fn component_costs(plugins: &Path) {
     let cached = || RuntimeOptions {
         cache: Some(CompileCache::new(cache_dir.clone())),
         allocator: Allocator::OnDemand,
+        ..RuntimeOptions::default()
     };
     let (compile, _) = timed(RuntimeOptions {
         cache: None,
         allocator: Allocator::OnDemand,
+        ..RuntimeOptions::default()
     })
     .await;
     let _ = timed(cached()).await; // fill the cache
@@ -247,6 +258,7 @@ async fn component_costs(plugins: &Path) {
         let (_, runtime) = timed(RuntimeOptions {
             cache: Some(CompileCache::new(cache_dir.clone())),
             allocator,
+            ..RuntimeOptions::default()
         })
         .await;
         assert_eq!(runtime.allocator, allocator);
@@ -306,6 +318,8 @@ async fn component_costs(plugins: &Path) {
 fn in_process(plugin: &Plugin) -> CallContext {
     CallContext::new(
         plugin,
+        "bench",
+        "bench".into(),
         Arc::new(Instant_),
         Default::default(),
         Default::default(),

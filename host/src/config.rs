@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::llm::{KeySource, ProviderKind, ProviderSettings};
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -19,6 +21,21 @@ pub struct Config {
     pub plugins: Vec<PluginConfig>,
     /// The compile cache folder, if the config names one.
     pub cache_dir: Option<PathBuf>,
+    /// The host's own LLM provider (`[llm]`), for plugins whose sampling
+    /// route allows it.
+    pub llm: Option<ProviderSettings>,
+    /// Where sampling audit records go (`[audit]`).
+    pub audit: AuditSettings,
+}
+
+/// The `[audit]` section: every sampling request leaves a record in the
+/// host's log, and in this JSON-lines file when one is named.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSettings {
+    pub file: Option<PathBuf>,
+    /// Put each request's prompt in its record (off by default: prompts may
+    /// hold what the tool's user would not want kept).
+    pub prompts: bool,
 }
 
 /// One plugin: its component, its grants, its limits.
@@ -85,25 +102,80 @@ impl Default for Limits {
     }
 }
 
-/// How a plugin may spend its clients' tokens.
+/// How a plugin may spend LLM tokens, its clients' or the host's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SamplingPolicy {
+    /// Where `sample()` goes; unset, the calling client, or the host's
+    /// provider when the client cannot sample and `[llm]` is configured.
+    pub route: Option<SamplingRoute>,
     /// The most tokens one request may ask for; larger requests are lowered
-    /// to this cap (the plugin wanted "enough"; the client pays).
+    /// to this cap (the plugin wanted "enough"; someone pays).
     pub max_tokens: u32,
     /// `sample()` calls allowed in one tool call.
     pub max_requests: u32,
     /// How long one sampling request may wait for its answer, in seconds.
     pub timeout_s: u64,
+    /// Requests per minute across all the plugin's calls (a token bucket
+    /// that holds a minute's worth).
+    pub requests_per_minute: Option<u32>,
+    /// Tokens (input and output) one tool call may use.
+    pub tokens_per_call: Option<u64>,
+    /// Tokens (input and output) all the plugin's calls may use per UTC day.
+    pub tokens_per_day: Option<u64>,
 }
 
 impl Default for SamplingPolicy {
     fn default() -> Self {
         SamplingPolicy {
+            route: None,
             max_tokens: 4096,
             max_requests: 10,
             timeout_s: 300,
+            requests_per_minute: None,
+            tokens_per_call: None,
+            tokens_per_day: None,
+        }
+    }
+}
+
+impl SamplingPolicy {
+    /// The route in force: as written, else `client-or-provider` when the
+    /// host has a provider, else `client` (0.1's behaviour).
+    pub fn route(&self, has_provider: bool) -> SamplingRoute {
+        self.route.unwrap_or(if has_provider {
+            SamplingRoute::ClientOrProvider
+        } else {
+            SamplingRoute::Client
+        })
+    }
+
+    /// Whether any budget is set.
+    pub fn has_budgets(&self) -> bool {
+        self.requests_per_minute.is_some()
+            || self.tokens_per_call.is_some()
+            || self.tokens_per_day.is_some()
+    }
+}
+
+/// Who answers a plugin's `sample()`. The plugin cannot tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SamplingRoute {
+    /// The calling client (MCP sampling, or an `input_required` round).
+    Client,
+    /// Always the host's provider (`[llm]`); the host pays.
+    Provider,
+    /// The calling client when it declared sampling, else the provider.
+    ClientOrProvider,
+}
+
+impl SamplingRoute {
+    pub fn name(self) -> &'static str {
+        match self {
+            SamplingRoute::Client => "client",
+            SamplingRoute::Provider => "provider",
+            SamplingRoute::ClientOrProvider => "client-or-provider",
         }
     }
 }
@@ -153,8 +225,32 @@ impl Grant {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     cache_dir: Option<PathBuf>,
+    llm: Option<RawLlm>,
+    audit: Option<RawAudit>,
     #[serde(default, rename = "plugin")]
     plugins: Vec<RawPlugin>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLlm {
+    kind: ProviderKind,
+    model: Option<String>,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    api_key_file: Option<PathBuf>,
+    /// Only so that a key written here gets a message that says why not.
+    api_key: Option<toml::Value>,
+    timeout_s: Option<u64>,
+    retries: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    file: Option<PathBuf>,
+    #[serde(default)]
+    prompts: bool,
 }
 
 #[derive(Deserialize)]
@@ -240,11 +336,80 @@ impl Config {
                 sampling: plugin.sampling,
             });
         }
-        Ok(Config {
+        let config = Config {
             origin: origin.to_string(),
             plugins,
             cache_dir: raw.cache_dir.map(|dir| base.join(dir)),
-        })
+            llm: raw.llm.map(|llm| llm.settings(base)).transpose()?,
+            audit: raw
+                .audit
+                .map(|audit| AuditSettings {
+                    file: audit.file.map(|file| base.join(file)),
+                    prompts: audit.prompts,
+                })
+                .unwrap_or_default(),
+        };
+        config.check_routes()?;
+        Ok(config)
+    }
+
+    /// Serve with `settings` as the provider (`serve --llm`), in place of
+    /// any `[llm]` section.
+    pub fn use_provider(&mut self, settings: ProviderSettings) {
+        self.llm = Some(settings);
+    }
+
+    /// Every plugin whose route needs the host's provider has one.
+    pub fn check_routes(&self) -> Result<()> {
+        if self.llm.is_some() {
+            return Ok(());
+        }
+        for plugin in &self.plugins {
+            if plugin.sampling.route == Some(SamplingRoute::Provider) {
+                bail!(
+                    "plugin `{}`: `sampling.route = \"provider\"` needs the host's LLM provider: add an [llm] section (for example `llm = {{ kind = \"anthropic\" }}`) or serve with --llm",
+                    plugin.name
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RawLlm {
+    fn settings(self, base: &Path) -> Result<ProviderSettings> {
+        if self.api_key.is_some() {
+            bail!(
+                "[llm] `api_key`: never write the key into the config (configs are shared and committed); name where it is instead: `api_key_env = \"VARIABLE\"` or `api_key_file = \"path\"`"
+            );
+        }
+        let mut settings = ProviderSettings::new(self.kind);
+        settings.key = match (self.api_key_env, self.api_key_file) {
+            (Some(_), Some(_)) => {
+                bail!("[llm]: give `api_key_env` or `api_key_file`, not both")
+            }
+            (Some(name), None) if name.is_empty() => {
+                bail!("[llm] `api_key_env` is empty: name an environment variable")
+            }
+            (Some(name), None) => KeySource::Env(name),
+            (None, Some(file)) => KeySource::File(base.join(file)),
+            (None, None) => settings.key,
+        };
+        settings.model = self.model.filter(|m| !m.is_empty());
+        settings.base_url = self.base_url;
+        if let Some(timeout) = self.timeout_s {
+            if !(1..=3600).contains(&timeout) {
+                bail!("[llm] `timeout_s` is {timeout}; it must be 1 to 3600");
+            }
+            settings.timeout = std::time::Duration::from_secs(timeout);
+        }
+        if let Some(retries) = self.retries {
+            if retries > 10 {
+                bail!("[llm] `retries` is {retries}; it may be at most 10");
+            }
+            settings.retries = retries;
+        }
+        Ok(settings)
     }
 }
 
@@ -263,6 +428,12 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
         ("limits.log_bytes", limits.log_bytes == 0),
         ("sampling.max_tokens", sampling.max_tokens == 0),
         ("sampling.timeout_s", sampling.timeout_s == 0),
+        (
+            "sampling.requests_per_minute",
+            sampling.requests_per_minute == Some(0),
+        ),
+        ("sampling.tokens_per_call", sampling.tokens_per_call == Some(0)),
+        ("sampling.tokens_per_day", sampling.tokens_per_day == Some(0)),
     ];
     if let Some((key, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
         bail!("`{key}` must be at least 1 (leave it out for the default)");
@@ -282,6 +453,11 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
         ),
         ("limits.quota_mib", limits.quota_mib, 1 << 30),
         ("sampling.timeout_s", sampling.timeout_s, DAY_S),
+        (
+            "sampling.requests_per_minute",
+            u64::from(sampling.requests_per_minute.unwrap_or(0)),
+            1_000_000,
+        ),
     ];
     if let Some((key, value, max)) = too_large.iter().find(|(_, value, max)| value > max) {
         bail!("`{key}` is {value}; it may be at most {max}");
@@ -440,6 +616,32 @@ mod tests {
             format!("{err:#}").contains("two plugins are named `a`"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn providers_routes_and_budgets_parse() {
+        let config = parse(
+            "llm = { kind = \"openai\", base_url = \"http://127.0.0.1:11434/v1\", api_key_file = \"key.txt\" }\n[audit]\nfile = \"audit.jsonl\"\n[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.sampling]\nrequests_per_minute = 5\ntokens_per_day = 1000\n[[plugin]]\ncomponent = \"b.wasm\"\n[plugin.sampling]\nroute = \"client\"\n",
+        )
+        .unwrap();
+        let llm = config.llm.as_ref().unwrap();
+        assert_eq!(llm.kind, ProviderKind::Openai);
+        assert_eq!(llm.key, KeySource::File("/srv/tools/key.txt".into()));
+        assert_eq!(config.audit.file.as_deref(), Some(Path::new("/srv/tools/audit.jsonl")));
+        let [a, b] = &config.plugins[..] else { panic!() };
+        assert_eq!(a.sampling.route(true), SamplingRoute::ClientOrProvider);
+        assert_eq!(a.sampling.requests_per_minute, Some(5));
+        assert_eq!(b.sampling.route(true), SamplingRoute::Client);
+        assert_eq!(SamplingPolicy::default().route(false), SamplingRoute::Client);
+        let err = parse("[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.sampling]\nroute = \"provider\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("needs the host's LLM provider"), "{err:#}");
+        let err = parse("[llm]\nkind = \"anthropic\"\napi_key = \"sk-1\"\n[[plugin]]\ncomponent = \"a.wasm\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("never write the key"), "{err:#}");
+        assert!(!format!("{err:#}").contains("sk-1"), "{err:#}");
+        let err = parse("[llm]\nkind = \"gemini\"\n[[plugin]]\ncomponent = \"a.wasm\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("anthropic"), "{err:#}");
+        let err = parse("[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.sampling]\ntokens_per_day = 0\n").unwrap_err();
+        assert!(format!("{err:#}").contains("`sampling.tokens_per_day` must be at least 1"), "{err:#}");
     }
 
     #[test]

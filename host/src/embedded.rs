@@ -29,5 +29,7 @@ pub fn default_config() -> Result<Config> {
             sampling: SamplingPolicy::default(),
         }],
         cache_dir: None,
+        llm: None,
+        audit: Default::default(),
     })
 }

@@ -1,13 +1,16 @@
 //! The `wasm-mcp` host as a library: what the binary (`main.rs`) and the
 //! benchmarks (`benches/`) share.
 
+pub mod audit;
 pub mod capabilities;
 pub mod client;
 pub mod config;
 pub mod embedded;
 pub mod fairness;
 pub mod jsonrpc;
+pub mod llm;
 pub mod logging;
+pub mod metrics;
 pub mod mrtr;
 pub mod runtime;
 pub mod scaffold;

@@ -12,7 +12,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use wasm_mcp_host::audit::AuditLog;
 use wasm_mcp_host::config::Config;
+use wasm_mcp_host::llm::Provider;
 use wasm_mcp_host::runtime::cache::CompileCache;
 use wasm_mcp_host::runtime::{Allocator, Runtime, RuntimeOptions};
 use wasm_mcp_host::server::McpServer;
@@ -45,7 +47,7 @@ struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
-    fn options(&self, config: &Config) -> RuntimeOptions {
+    fn options(&self, config: &Config, audit: Arc<AuditLog>) -> RuntimeOptions {
         let cache = if self.no_cache {
             None
         } else {
@@ -58,6 +60,7 @@ impl RuntimeArgs {
         RuntimeOptions {
             cache,
             allocator: self.allocator,
+            audit,
         }
     }
 }
@@ -111,6 +114,18 @@ enum Command {
         /// The largest HTTP request body accepted, in bytes.
         #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
         max_request_bytes: usize,
+        /// Serve Prometheus metrics at /metrics (HTTP only), behind the same
+        /// Host, Origin and token checks as /mcp.
+        #[arg(long, conflicts_with = "stdio")]
+        metrics: bool,
+        /// Append one JSON line per sampling request to this file (in place
+        /// of `[audit] file`).
+        #[arg(long, value_name = "FILE")]
+        audit_file: Option<PathBuf>,
+        /// The host's LLM provider, in place of the config's [llm] section:
+        /// plugins whose client cannot sample use it (see `[plugin.sampling] route`).
+        #[command(flatten)]
+        llm: client::ProviderArgs,
         #[command(flatten)]
         runtime: RuntimeArgs,
     },
@@ -224,22 +239,42 @@ async fn run(command: Command) -> Result<ExitCode> {
             allowed_hosts,
             allowed_origins,
             max_request_bytes,
+            metrics,
+            audit_file,
+            llm,
             runtime: runtime_args,
         } => {
             ignore_file_size_signal();
             let auth_token = auth_token_from(auth_token_file, auth_token)?;
-            let config = match config {
+            let mut config = match config {
                 Some(path) => Config::load(&path)?,
                 None => embedded::default_config()?,
             };
-            let runtime = Arc::new(Runtime::load(&config, &runtime_args.options(&config)).await?);
+            if llm.llm == Some(client::LlmChoice::Human) {
+                anyhow::bail!(
+                    "--llm human works only for `wasm-mcp call`: a server has no person at its terminal; use --llm anthropic or --llm openai"
+                );
+            }
+            if let Some(settings) = llm.settings() {
+                config.use_provider(settings);
+            }
+            if let Some(file) = audit_file {
+                config.audit.file = Some(file);
+            }
+            config.check_routes()?;
+            let provider = provider_for(&config)?;
+            let audit = audit_log(&config)?;
+            let runtime = Arc::new(
+                Runtime::load(&config, &runtime_args.options(&config, audit)).await?,
+            );
             tracing::info!(config = %config.origin, plugins = runtime.plugins().len(), tools = runtime.tools().count(), "loaded");
+            warn_unmetered(&config);
             let parked = mrtr::ParkedCalls::new(
                 std::time::Duration::from_secs(parked_call_ttl.max(1)),
                 max_parked_calls,
             );
             let clients = wasm_mcp_host::fairness::ClientLimits::new(max_client_calls as usize);
-            let server = McpServer::new(runtime, parked, clients);
+            let server = McpServer::new(runtime, parked, clients, provider);
             if stdio {
                 transport::serve_stdio(server).await?;
             } else {
@@ -255,6 +290,7 @@ async fn run(command: Command) -> Result<ExitCode> {
                     auth_token,
                     max_request_bytes,
                     max_sessions,
+                    metrics,
                 };
                 transport::serve_http(server, listen, options, shutdown).await?;
             }
@@ -265,9 +301,49 @@ async fn run(command: Command) -> Result<ExitCode> {
             runtime: runtime_args,
         } => {
             let config = Config::load(&config)?;
-            let runtime = Runtime::load(&config, &runtime_args.options(&config)).await?;
+            provider_for(&config)?;
+            let audit = Arc::new(AuditLog::log_only());
+            let runtime = Runtime::load(&config, &runtime_args.options(&config, audit)).await?;
             print!("{}", describe(&config, &runtime));
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The host's provider, its key read now: a missing key stops the start.
+fn provider_for(config: &Config) -> Result<Option<Arc<Provider>>> {
+    use anyhow::Context as _;
+    config
+        .llm
+        .as_ref()
+        .map(|settings| Provider::new(settings).context("[llm]"))
+        .transpose()
+        .map(|provider| provider.map(Arc::new))
+}
+
+/// The audit log: the host's log, and the file when one is named.
+fn audit_log(config: &Config) -> Result<Arc<AuditLog>> {
+    Ok(Arc::new(match &config.audit.file {
+        Some(file) => AuditLog::to_file(file, config.audit.prompts)?,
+        None => AuditLog::log_only(),
+    }))
+}
+
+/// Say so when the host pays for a plugin's sampling with no token budget.
+fn warn_unmetered(config: &Config) {
+    if config.llm.is_none() {
+        return;
+    }
+    for plugin in &config.plugins {
+        let route = plugin.sampling.route(true);
+        if route != wasm_mcp_host::config::SamplingRoute::Client
+            && plugin.sampling.tokens_per_day.is_none()
+        {
+            tracing::warn!(
+                plugin = %plugin.name,
+                route = route.name(),
+                "the host's LLM provider pays for this plugin's sampling with no daily token budget; set `sampling.tokens_per_day` (and `requests_per_minute`) in its [plugin.sampling]"
+            );
         }
     }
 }
@@ -276,6 +352,26 @@ async fn run(command: Command) -> Result<ExitCode> {
 fn describe(config: &Config, runtime: &Runtime) -> String {
     use std::fmt::Write;
     let mut out = format!("config {}: OK\n", config.origin);
+    if let Some(llm) = &config.llm {
+        let _ = writeln!(
+            out,
+            "\nLLM provider: {} at {}, model {}, key from {}, timeout {} s, {} retries",
+            llm.kind.name(),
+            llm.base_url(),
+            llm.model_shown(),
+            llm.key,
+            llm.timeout.as_secs(),
+            llm.retries
+        );
+    }
+    if let Some(file) = &config.audit.file {
+        let _ = writeln!(
+            out,
+            "audit: {} (prompts {})",
+            file.display(),
+            if config.audit.prompts { "recorded" } else { "not recorded" }
+        );
+    }
     for (plugin, plugin_config) in runtime.plugins().iter().zip(&config.plugins) {
         let _ = writeln!(out, "\nplugin `{}` ({})", plugin.name, plugin.source);
         for tool in &plugin.tools {
@@ -302,8 +398,31 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
                 grant.host_path().display()
             );
         }
+        let _ = writeln!(out, "  {}", describe_sampling(&plugin_config.sampling, config.llm.is_some()));
     }
     out
+}
+
+/// One plugin's sampling route, caps and budgets, in one line.
+fn describe_sampling(policy: &wasm_mcp_host::config::SamplingPolicy, has_provider: bool) -> String {
+    use wasm_mcp_host::config::SamplingRoute;
+    let route = policy.route(has_provider);
+    let who = match route {
+        SamplingRoute::Client => "the calling client",
+        SamplingRoute::Provider => "the host's provider",
+        SamplingRoute::ClientOrProvider => "the calling client, else the host's provider",
+    };
+    let budget = |value: Option<u64>| value.map_or("unlimited".to_string(), |v| v.to_string());
+    format!(
+        "sampling: route {} ({who}); max {} tokens a request, {} requests a call, {} s timeout; budgets: {} requests/minute, {} tokens/call, {} tokens/day",
+        route.name(),
+        policy.max_tokens,
+        policy.max_requests,
+        policy.timeout_s,
+        budget(policy.requests_per_minute.map(u64::from)),
+        budget(policy.tokens_per_call),
+        budget(policy.tokens_per_day),
+    )
 }
 
 /// The bearer token: from `--auth-token-file`, else `WASM_MCP_AUTH_TOKEN`,

@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::capabilities::notify::{Notifier, NotifyRoute};
-use crate::capabilities::sampling::{BoxFuture, SampleRoute};
+use crate::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, Sampled};
 use crate::fairness::ClientSlot;
 use crate::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
 use crate::runtime::{CallContext, CallFailure, Plugin};
@@ -61,6 +61,8 @@ pub struct Request {
     pub cancel: CancellationToken,
     /// Where its notifications go.
     pub route: NotifyRoute,
+    /// The calling client, hashed, for the audit.
+    pub client: Arc<str>,
 }
 
 /// What a running plugin tells the request that drives it.
@@ -142,6 +144,16 @@ impl ParkedCalls {
         parked
     }
 
+    /// Calls parked now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no call is parked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Parked>> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -166,7 +178,14 @@ impl ParkedCalls {
         // The call outlives this request once parked; only its driver cancels it.
         let cancel = CancellationToken::new();
         let notifier = Notifier::new(Some(request.route.clone()));
-        let call = CallContext::new(&plugin, route, cancel.clone(), notifier.clone());
+        let call = CallContext::new(
+            &plugin,
+            &tool,
+            request.client.clone(),
+            route,
+            cancel.clone(),
+            notifier.clone(),
+        );
         let slot = request.slot.take();
         tokio::spawn(async move {
             let outcome = plugin.call(&tool, &arguments, call).await;
@@ -444,11 +463,15 @@ struct ParkingRoute {
 }
 
 impl SampleRoute for ParkingRoute {
+    fn name(&self) -> RouteName {
+        RouteName::CLIENT_ROUND
+    }
+
     fn sample(
         &self,
         request: CreateMessageRequestParams,
         timeout: Duration,
-    ) -> BoxFuture<'_, Result<CreateMessageResult, SampleError>> {
+    ) -> BoxFuture<'_, Result<Sampled, SampleError>> {
         Box::pin(async move {
             let (answer, reply) = oneshot::channel();
             let asked = Event::Sample {
@@ -461,10 +484,14 @@ impl SampleRoute for ParkingRoute {
                     "the client is no longer waiting for this call".into(),
                 ));
             }
-            reply.await.unwrap_or_else(|_| {
+            let answer = reply.await.unwrap_or_else(|_| {
                 Err(SampleError::TimedOut(
                     "the call ended before the client answered".into(),
                 ))
+            });
+            answer.map(|result| Sampled {
+                result,
+                usage: None,
             })
         })
     }

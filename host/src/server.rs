@@ -1,7 +1,8 @@
 //! The MCP face of the host: `tools/list` and `tools/call` dispatched to the
 //! runtime. It builds each call's [`CallContext`] (which plugin, which route
-//! for sampling, which cancellation token) and turns every failure into a
-//! tool result with `isError: true`; there is no tool logic here.
+//! for sampling, which client, which cancellation token) and turns every
+//! failure into a tool result with `isError: true`; there is no tool logic
+//! here.
 
 // Sampling capability checks use SEP-2577-deprecated items on purpose: MCP
 // sampling is still supported, and it is how `sample()` reaches legacy clients.
@@ -25,7 +26,10 @@ use rmcp::{ErrorData as McpError, ServerHandler};
 
 use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::{ClientSession, SampleRoute, Unavailable};
-use crate::fairness::{ClientKey, ClientLimits, ClientSlot};
+use crate::config::SamplingRoute;
+use crate::fairness::{ClientKey, ClientLimits};
+use crate::llm::Provider;
+use crate::llm::route::ProviderRoute;
 use crate::mrtr::{ParkedCalls, Step};
 use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
 
@@ -36,6 +40,8 @@ pub struct McpServer {
     runtime: Arc<Runtime>,
     parked: Arc<ParkedCalls>,
     clients: Arc<ClientLimits>,
+    /// The host's own LLM provider, for plugins whose route allows it.
+    provider: Option<Arc<Provider>>,
     /// This handler's session, for per-client limits.
     session: u64,
     /// This session's `logging/setLevel` (legacy sessions only).
@@ -50,11 +56,13 @@ impl McpServer {
         runtime: Arc<Runtime>,
         parked: Arc<ParkedCalls>,
         clients: Arc<ClientLimits>,
+        provider: Option<Arc<Provider>>,
     ) -> Self {
         McpServer {
             runtime,
             parked,
             clients,
+            provider,
             session: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             log_level: Arc::default(),
         }
@@ -67,12 +75,26 @@ impl McpServer {
             self.runtime.clone(),
             self.parked.clone(),
             self.clients.clone(),
+            self.provider.clone(),
         )
     }
 
-    /// A slot for one more call of this request's client: its session, or,
-    /// for a 2026-07-28 request over HTTP (no session), its address.
-    fn client_slot(&self, context: &RequestContext<RoleServer>) -> Result<ClientSlot, String> {
+    /// Set the gauges that are read rather than counted: parked calls and
+    /// instances in use (for `/metrics`).
+    pub fn observe_gauges(&self) {
+        let metrics = crate::metrics::get();
+        metrics.parked_calls.set(self.parked.len() as i64);
+        for plugin in self.runtime.plugins() {
+            metrics
+                .instances_in_use
+                .with_label_values(&[plugin.name.as_str()])
+                .set(plugin.calls_in_flight() as i64);
+        }
+    }
+
+    /// Who this request's client is: its session, or, for a 2026-07-28
+    /// request over HTTP (no session), its address.
+    fn client_key(&self, context: &RequestContext<RoleServer>) -> ClientKey {
         let address = context
             .extensions
             .get::<axum::http::request::Parts>()
@@ -82,11 +104,28 @@ impl McpServer {
                     .get::<axum::extract::ConnectInfo<SocketAddr>>()
             })
             .map(|info| info.0.ip());
-        let key = match address {
+        match address {
             Some(ip) if is_2026_era(context) => ClientKey::Address(ip),
             _ => ClientKey::Session(self.session),
-        };
-        self.clients.acquire(key)
+        }
+    }
+
+    /// Which route carries `plugin`'s `sample()` in this call: the host's
+    /// provider when the plugin's route says so (always, or because this
+    /// client cannot sample), else the client.
+    fn provider_for(
+        &self,
+        plugin: &Plugin,
+        context: &RequestContext<RoleServer>,
+    ) -> Option<Arc<Provider>> {
+        let provider = self.provider.as_ref()?;
+        match plugin.sampling_policy.route(true) {
+            SamplingRoute::Provider => Some(provider.clone()),
+            SamplingRoute::ClientOrProvider if !client_declared_sampling(context) => {
+                Some(provider.clone())
+            }
+            _ => None,
+        }
     }
 
     /// Where this request's progress and log notifications go.
@@ -111,7 +150,7 @@ impl McpServer {
             })
         } else {
             Arc::new(Unavailable(
-                "the calling client did not declare the MCP `sampling` capability, so the tool cannot ask its LLM; use a client that supports sampling".into(),
+                "the calling client did not declare the MCP `sampling` capability, so the tool cannot ask its LLM; use a client that supports sampling, or give the server an LLM provider ([llm] in its config, or `serve --llm`)".into(),
             ))
         }
     }
@@ -138,7 +177,14 @@ fn tool_result(
     outcome: Result<String, CallFailure>,
     started: Instant,
 ) -> Result<CallToolResponse, McpError> {
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    let (kind, limit) = match &outcome {
+        Ok(_) => ("ok", None),
+        Err(failure @ CallFailure::Limit { key, .. }) => (failure.kind(), Some(*key)),
+        Err(failure) => (failure.kind(), None),
+    };
+    crate::metrics::get().call(&plugin.name, kind, limit, elapsed);
     let result = match outcome {
         Ok(text) => {
             tracing::info!(tool, plugin = %plugin.name, elapsed_ms, "call succeeded");
@@ -154,7 +200,7 @@ fn tool_result(
                 }
                 CallFailure::InvalidArguments(_) => "refused the arguments",
                 CallFailure::Trapped(_) => "crashed",
-                CallFailure::Limit(_) => "hit a limit",
+                CallFailure::Limit { .. } => "hit a limit",
                 CallFailure::Failed(_) => "failed",
             };
             CallToolResult::error(vec![ContentBlock::text(format!(
@@ -290,24 +336,30 @@ impl ServerHandler for McpServer {
         }
         let started = Instant::now();
         let route = self.notify_route(&context);
+        let client_key = self.client_key(&context);
+        let client: Arc<str> = crate::audit::client_hash(&format!("{client_key:?}")).into();
         // A retry continues a call that holds its client's slot already.
         let slot = if request.request_state.is_some() {
             None
         } else {
-            match self.client_slot(&context) {
+            match self.clients.acquire(client_key) {
                 Ok(slot) => Some(slot),
                 Err(why) => {
-                    let refused = Err(CallFailure::Limit(why));
+                    let refused = Err(CallFailure::limit("--max-client-calls", why));
                     return tool_result(plugin, &request.name, refused, started);
                 }
             }
         };
-        if is_2026_era(&context) {
+        let provider = self.provider_for(plugin, &context);
+        // Client sampling in the 2026-07-28 era takes rounds, so the call
+        // parks; with the provider it runs straight through in either era.
+        if is_2026_era(&context) && (request.request_state.is_some() || provider.is_none()) {
             let driver = crate::mrtr::Request {
                 slot,
                 can_sample: client_declared_sampling(&context),
                 cancel: context.ct.clone(),
                 route,
+                client,
             };
             let step = match request.request_state {
                 Some(state) => {
@@ -332,9 +384,15 @@ impl ServerHandler for McpServer {
                 Step::InputRequired(round) => Ok(CallToolResponse::InputRequired(round)),
             };
         }
+        let sampling: Arc<dyn SampleRoute> = match provider {
+            Some(provider) => Arc::new(ProviderRoute(provider)),
+            None => self.session_route(&context),
+        };
         let call = CallContext::new(
             plugin,
-            self.session_route(&context),
+            &request.name,
+            client,
+            sampling,
             context.ct.clone(),
             Notifier::new(Some(route)),
         );

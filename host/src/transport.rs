@@ -151,6 +151,8 @@ pub struct HttpOptions {
     pub max_request_bytes: usize,
     /// Legacy sessions alive at once; more `initialize` requests get 503.
     pub max_sessions: usize,
+    /// Serve `/metrics` (Prometheus text format).
+    pub metrics: bool,
 }
 
 /// Serve streamable HTTP on `listen` at `/mcp` until `shutdown` is cancelled.
@@ -175,16 +177,39 @@ pub async fn serve_http(
         .with_allowed_origins(origins)
         .with_max_request_body_bytes(options.max_request_bytes);
     let sessions = Arc::new(LocalSessionManager::default());
+    let gauges = server.clone();
     let service =
         StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), config);
+    let rules = service.clone();
     let token = options.auth_token.map(Arc::<str>::from);
     let guard = Arc::new(BodyGuard {
         sessions,
         max_sessions: options.max_sessions,
         max_request_bytes: options.max_request_bytes,
     });
-    let router = axum::Router::new()
-        .nest_service("/mcp", service)
+    let mut router = axum::Router::new().nest_service("/mcp", service);
+    if options.metrics {
+        // Under the same token layer as /mcp, and held to its Host and
+        // Origin rules by asking the MCP service itself.
+        router = router.route(
+            "/metrics",
+            axum::routing::get(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+                let (gauges, rules) = (gauges.clone(), rules.clone());
+                async move {
+                    if let Some(refused) = refused_by_mcp_rules(&rules, uri, &headers).await {
+                        return refused;
+                    }
+                    gauges.observe_gauges();
+                    (
+                        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+                        crate::metrics::get().encode(),
+                    )
+                        .into_response()
+                }
+            }),
+        );
+    }
+    let router = router
         .layer(axum::middleware::from_fn(session_delete_ok))
         .layer(axum::middleware::from_fn(move |request, next| {
             guard.clone().check(request, next)
@@ -210,6 +235,29 @@ pub async fn serve_http(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("the HTTP server failed")
+}
+
+/// The MCP service's answer when it would refuse a request with these
+/// `Host` and `Origin` headers (403, or 400 without a host): the same DNS
+/// rebinding rules for `/metrics` as for `/mcp`, with no second copy of
+/// them. An `OPTIONS` probe passes those checks and then gets 405.
+async fn refused_by_mcp_rules(
+    rules: &StreamableHttpService<McpServer, LocalSessionManager>,
+    uri: axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Option<Response> {
+    let mut probe = axum::http::Request::builder()
+        .method(axum::http::Method::OPTIONS)
+        .uri(uri);
+    for name in [header::HOST, header::ORIGIN] {
+        for value in headers.get_all(&name) {
+            probe = probe.header(&name, value);
+        }
+    }
+    let probe = probe.body(axum::body::Body::empty()).ok()?;
+    let answer = rules.handle(probe).await;
+    (answer.status() != StatusCode::METHOD_NOT_ALLOWED)
+        .then(|| answer.map(axum::body::Body::new))
 }
 
 /// What the HTTP layer checks of a POST body that rmcp does not: malformed

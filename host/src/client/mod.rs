@@ -8,8 +8,6 @@
 //! 2026-07-28 `input_required` rounds, which rmcp's client drives.
 #![allow(deprecated)]
 
-pub mod llm;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,7 +25,7 @@ use rmcp::{
 };
 use serde_json::Value;
 
-use llm::{Provider, ProviderKind};
+use crate::llm::{Provider, ProviderKind, ProviderSettings};
 
 /// Which server to talk to.
 #[derive(clap::Args)]
@@ -55,35 +53,74 @@ enum Era {
     Modern,
 }
 
+/// Which API answers sampling requests on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LlmChoice {
+    Anthropic,
+    Openai,
+    /// A person at the terminal (`call` only).
+    Human,
+}
+
+/// An LLM provider from the command line: `call`'s, and `serve`'s shortcut
+/// for an `[llm]` section.
+#[derive(clap::Args)]
+pub struct ProviderArgs {
+    /// The LLM provider (key from ANTHROPIC_API_KEY or OPENAI_API_KEY).
+    #[arg(long, value_enum)]
+    pub llm: Option<LlmChoice>,
+    /// The model; otherwise the request's model hints, then the provider's default
+    /// (anthropic: claude-sonnet-4-5, openai: gpt-4o-mini).
+    #[arg(long, requires = "llm")]
+    model: Option<String>,
+    /// The provider's API base URL (e.g. http://localhost:11434/v1 for Ollama).
+    #[arg(long, requires = "llm")]
+    base_url: Option<String>,
+    /// Seconds to wait for one provider answer.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    llm_timeout: u64,
+    /// Retries on 429 and 5xx answers.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10))]
+    llm_retries: u32,
+}
+
+impl ProviderArgs {
+    /// The provider settings these flags name, if `--llm` names an API.
+    pub fn settings(&self) -> Option<ProviderSettings> {
+        let kind = match self.llm? {
+            LlmChoice::Anthropic => ProviderKind::Anthropic,
+            LlmChoice::Openai => ProviderKind::Openai,
+            LlmChoice::Human => return None,
+        };
+        let mut settings = ProviderSettings::new(kind);
+        settings.model = self.model.clone();
+        settings.base_url = self.base_url.clone();
+        settings.timeout = Duration::from_secs(self.llm_timeout);
+        settings.retries = self.llm_retries;
+        Some(settings)
+    }
+}
+
 /// Who answers sampling requests.
 #[derive(clap::Args)]
 pub struct LlmArgs {
-    /// The provider that answers the server's sampling requests. Without it
-    /// the client does not offer sampling.
-    #[arg(long, value_enum)]
-    llm: Option<ProviderKind>,
-    /// The model; otherwise the request's model hints, then the provider's default
-    /// (anthropic: claude-sonnet-4-5, openai: gpt-4o-mini).
-    #[arg(long)]
-    model: Option<String>,
-    /// The provider's API base URL (e.g. http://localhost:11434/v1 for Ollama).
-    #[arg(long)]
-    base_url: Option<String>,
+    #[command(flatten)]
+    provider: ProviderArgs,
     /// Show each sampling request and ask before sending it; a refusal reaches
     /// the server as the user's decline.
     #[arg(long)]
     approve: bool,
-    /// Seconds to wait for one provider answer.
-    #[arg(long, default_value_t = 120)]
-    llm_timeout: u64,
-    /// Retries on 429 and 5xx answers.
-    #[arg(long, default_value_t = 3)]
-    llm_retries: u32,
+}
+
+/// Who answers: an API, or the person at the terminal.
+enum Answerer {
+    Api(Provider),
+    Human,
 }
 
 /// Answers sampling requests with a provider, after approval if asked.
 struct SamplingBridge {
-    provider: Option<Arc<Provider>>,
+    answerer: Option<Arc<Answerer>>,
     approve: bool,
     tool: String,
     era: Era,
@@ -95,7 +132,7 @@ impl ClientHandler for SamplingBridge {
         params: CreateMessageRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, McpError> {
-        let Some(provider) = &self.provider else {
+        let Some(answerer) = &self.answerer else {
             return Err(McpError::invalid_request(
                 "this client does not sample (no --llm)",
                 None,
@@ -108,20 +145,23 @@ impl ClientHandler for SamplingBridge {
                 None,
             ));
         }
-        if provider.kind() != ProviderKind::Human {
-            eprintln!(
-                "[wasm-mcp] `{}` asked the LLM ({} max tokens)...",
-                self.tool, params.max_tokens
-            );
-        }
+        let provider = match &**answerer {
+            Answerer::Human => return Ok(human(&params).await.map_err(|e| McpError::internal_error(format!("{e:#}"), None))?),
+            Answerer::Api(provider) => provider,
+        };
+        eprintln!(
+            "[wasm-mcp] `{}` asked the LLM ({} max tokens)...",
+            self.tool, params.max_tokens
+        );
         provider
             .complete(&params)
             .await
+            .map(|done| done.result)
             .map_err(|e| McpError::internal_error(format!("{e:#}"), None))
     }
 
     fn get_info(&self) -> ClientConfig {
-        let capabilities = if self.provider.is_some() {
+        let capabilities = if self.answerer.is_some() {
             ClientCapabilities::builder().enable_sampling().build()
         } else {
             ClientCapabilities::default()
@@ -139,7 +179,7 @@ impl ClientHandler for SamplingBridge {
 
 /// Show the request on stderr and read y/n from stdin.
 async fn ask_approval(tool: &str, request: &CreateMessageRequestParams) -> bool {
-    eprintln!("\nTool `{tool}` asks your LLM:\n{}", llm::describe(request));
+    eprintln!("\nTool `{tool}` asks your LLM:\n{}", describe(request));
     eprint!("Send it? [y/N] ");
     let answer = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
@@ -219,21 +259,18 @@ pub async fn call(
     llm: LlmArgs,
     json: bool,
 ) -> Result<ExitCode> {
-    let provider = llm
-        .llm
-        .map(|kind| {
-            Provider::new(
-                kind,
-                llm.model.clone(),
-                llm.base_url.clone(),
-                Duration::from_secs(llm.llm_timeout),
-                llm.llm_retries,
-            )
-        })
-        .transpose()?
-        .map(Arc::new);
+    let answerer = match (llm.provider.llm, llm.provider.settings()) {
+        (None, _) => None,
+        (Some(LlmChoice::Human), _) => Some(Answerer::Human),
+        (Some(choice), settings) => {
+            let settings = settings.ok_or_else(|| anyhow!("--llm {choice:?} names no API"))?;
+            Some(Answerer::Api(
+                Provider::new(&settings).map_err(|e| anyhow!("--llm: {e:#}"))?,
+            ))
+        }
+    };
     let bridge = SamplingBridge {
-        provider,
+        answerer: answerer.map(Arc::new),
         approve: llm.approve,
         tool: tool.clone(),
         era: target.protocol,
@@ -272,10 +309,60 @@ pub async fn call(
     })
 }
 
+/// The human provider: show the request on stderr, read the answer from
+/// stdin up to an empty line (or end of input).
+async fn human(request: &CreateMessageRequestParams) -> Result<CreateMessageResult> {
+    eprintln!("\n{}", describe(request));
+    eprintln!("Type the answer; end it with an empty line:");
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut lines = Vec::new();
+        for line in std::io::stdin().lines() {
+            let line = line?;
+            if line.is_empty() {
+                break;
+            }
+            lines.push(line);
+        }
+        std::io::Result::Ok(lines.join("\n"))
+    })
+    .await??;
+    Ok(crate::llm::answer(
+        answer,
+        "human",
+        Some(CreateMessageResult::STOP_REASON_END_TURN.to_string()),
+    ))
+}
+
+/// What a sampling request asks, for a person to read.
+pub fn describe(request: &CreateMessageRequestParams) -> String {
+    use rmcp::model::{Role, SamplingMessageContentBlock as Block};
+    let mut out = String::new();
+    if let Some(system) = &request.system_prompt {
+        out.push_str(&format!("system prompt: {system}\n"));
+    }
+    for message in &request.messages {
+        let role = match message.role {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        };
+        for block in message.content.iter() {
+            let shown = match block {
+                Block::Text(t) => t.text.clone(),
+                Block::Image(i) => format!("[image, {}]", i.mime_type),
+                Block::Audio(a) => format!("[audio, {}]", a.mime_type),
+                _ => "[other content]".into(),
+            };
+            out.push_str(&format!("{role}: {shown}\n"));
+        }
+    }
+    out.push_str(&format!("max tokens: {}", request.max_tokens));
+    out
+}
+
 /// `wasm-mcp tools`.
 pub async fn tools(target: Target, json: bool) -> Result<()> {
     let bridge = SamplingBridge {
-        provider: None,
+        answerer: None,
         approve: false,
         tool: String::new(),
         era: target.protocol,

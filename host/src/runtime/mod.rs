@@ -23,7 +23,9 @@ use wasmtime::{
 
 use cache::{CompileCache, Origin};
 
+use crate::audit::AuditLog;
 use crate::capabilities::files::Grants;
+use crate::capabilities::sampling::budget::SharedBudget;
 use crate::config::{ComponentSource, Config, Limits, PluginConfig, SamplingPolicy};
 pub use state::{CallContext, CallState};
 
@@ -58,6 +60,10 @@ pub struct Plugin {
     pub tools: Vec<Tool>,
     pub limits: Limits,
     pub sampling_policy: SamplingPolicy,
+    /// Sampling budgets shared by all the plugin's calls.
+    pub budget: Arc<SharedBudget>,
+    /// Where its sampling requests are recorded.
+    pub audit: Arc<AuditLog>,
     /// Permits for calls running (or parked) at once.
     in_flight: Arc<Semaphore>,
     pre: ToolPluginPre<CallState>,
@@ -73,10 +79,32 @@ pub enum CallFailure {
     #[error("trapped: {0}")]
     Trapped(String),
     /// A configured limit ended the call; the text names the limit.
-    #[error("{0}")]
-    Limit(String),
+    #[error("{message}")]
+    Limit {
+        /// The limit's config key (or name), for metrics.
+        key: &'static str,
+        message: String,
+    },
     #[error("the call was cancelled")]
     Cancelled,
+}
+
+impl CallFailure {
+    /// A limit ended the call: `key` names it for metrics, `message` for people.
+    pub fn limit(key: &'static str, message: String) -> Self {
+        CallFailure::Limit { key, message }
+    }
+
+    /// The outcome's name in metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallFailure::InvalidArguments(_) => "invalid_arguments",
+            CallFailure::Failed(_) => "failed",
+            CallFailure::Trapped(_) => "trapped",
+            CallFailure::Limit { .. } => "limit",
+            CallFailure::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// All loaded plugins and the tool index over them.
@@ -104,6 +132,8 @@ pub enum Allocator {
 pub struct RuntimeOptions {
     pub cache: Option<CompileCache>,
     pub allocator: Allocator,
+    /// Where sampling requests are recorded.
+    pub audit: Arc<AuditLog>,
 }
 
 impl Default for RuntimeOptions {
@@ -111,6 +141,7 @@ impl Default for RuntimeOptions {
         RuntimeOptions {
             cache: CompileCache::default_dir().map(CompileCache::new),
             allocator: Allocator::Auto,
+            audit: Arc::new(AuditLog::log_only()),
         }
     }
 }
@@ -124,7 +155,7 @@ impl Runtime {
         let mut plugins: Vec<Arc<Plugin>> = Vec::with_capacity(config.plugins.len());
         let mut by_tool: HashMap<String, (usize, usize)> = HashMap::new();
         for plugin_config in &config.plugins {
-            let plugin = Plugin::load(&engine, &linker, plugin_config, options.cache.as_ref())
+            let plugin = Plugin::load(&engine, &linker, plugin_config, options)
                 .await
                 .with_context(|| format!("plugin `{}`", plugin_config.name))?;
             let index = plugins.len();
@@ -171,11 +202,11 @@ impl Plugin {
         engine: &Engine,
         linker: &Linker<CallState>,
         config: &PluginConfig,
-        cache: Option<&CompileCache>,
+        options: &RuntimeOptions,
     ) -> Result<Plugin> {
         let source = config.component.to_string();
         let started = std::time::Instant::now();
-        let (component, origin) = compile(engine, &config.component, cache)?;
+        let (component, origin) = compile(engine, &config.component, options.cache.as_ref())?;
         tracing::debug!(plugin = %config.name, ?origin, ms = started.elapsed().as_secs_f64() * 1000.0, "component ready");
         let pre = linker.instantiate_pre(&component).map_err(|e| {
             anyhow!(
@@ -201,6 +232,8 @@ impl Plugin {
             tools: Vec::new(),
             limits: config.limits,
             sampling_policy: config.sampling,
+            budget: Arc::new(SharedBudget::new(&config.sampling)),
+            audit: options.audit.clone(),
             in_flight: Arc::new(Semaphore::new(config.limits.concurrent_calls)),
             pre,
         };
@@ -284,6 +317,13 @@ impl Plugin {
         Ok(tools)
     }
 
+    /// Calls running or parked now, each holding an instance (or about to).
+    pub fn calls_in_flight(&self) -> usize {
+        self.limits
+            .concurrent_calls
+            .saturating_sub(self.in_flight.available_permits())
+    }
+
     /// Benchmarks only: the cost of a fresh store, and of a fresh store plus
     /// an instance, without calling the guest.
     #[doc(hidden)]
@@ -322,7 +362,7 @@ impl Plugin {
         call: CallContext,
     ) -> Result<String, CallFailure> {
         let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
-            return Err(CallFailure::Limit(format!(
+            return Err(CallFailure::limit("limits.concurrent_calls", format!(
                 "concurrent calls: {} are already running (`limits.concurrent_calls`)",
                 self.limits.concurrent_calls
             )));
@@ -345,7 +385,7 @@ impl Plugin {
                 .call_call(&mut store, guest_tool, arguments)
                 .await;
             match outcome {
-                Ok(Ok(text)) if text.len() > result_limit => Err(CallFailure::Limit(format!(
+                Ok(Ok(text)) if text.len() > result_limit => Err(CallFailure::limit("limits.result_bytes", format!(
                     "result size: the result has {} bytes, more than {result_limit} (`limits.result_bytes`)",
                     text.len()
                 ))),
@@ -362,7 +402,7 @@ impl Plugin {
         };
         tokio::select! {
             outcome = tokio::time::timeout(wall_time, cpu::Metered::new(run, cpu_used)) => outcome.unwrap_or_else(|_| {
-                Err(CallFailure::Limit(format!(
+                Err(CallFailure::limit("limits.wall_time_s", format!(
                     "wall-clock time: the call ran longer than {} s (`limits.wall_time_s`)",
                     wall_time.as_secs()
                 )))
@@ -388,7 +428,7 @@ fn cap_text(text: String, limit: usize) -> String {
 /// limit refused the component's memories or counts, or its start trapped.
 fn instantiation_failure(state: &CallState, error: &wasmtime::Error) -> CallFailure {
     if let Some(full) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
-        return CallFailure::Limit(format!(
+        return CallFailure::limit("instance_pool", format!(
             "instance pool: every slot is in use ({full}); the host is at capacity, try again shortly"
         ));
     }
@@ -398,7 +438,7 @@ fn instantiation_failure(state: &CallState, error: &wasmtime::Error) -> CallFail
     if error.downcast_ref::<Trap>().is_some() {
         return classify_trap(state, error);
     }
-    CallFailure::Limit(format!(
+    CallFailure::limit("instantiation", format!(
         "instantiation: {error:#} (a call may create at most {} core instances, {} memories and {} tables)",
         state::MAX_INSTANCES,
         state::MAX_MEMORIES,
@@ -410,13 +450,13 @@ fn instantiation_failure(state: &CallState, error: &wasmtime::Error) -> CallFail
 fn classify_trap(state: &CallState, error: &wasmtime::Error) -> CallFailure {
     let limits = &state.call.limits;
     if state.cpu.hit {
-        return CallFailure::Limit(format!(
+        return CallFailure::limit("limits.cpu_time_ms", format!(
             "CPU time: the call computed for more than {} ms (`limits.cpu_time_ms`)",
             limits.cpu_time_ms
         ));
     }
     if state.memory.hit {
-        return CallFailure::Limit(format!(
+        return CallFailure::limit("limits.memory_mib", format!(
             "memory: the plugin tried to grow past {} MiB (`limits.memory_mib`)",
             limits.memory_mib
         ));

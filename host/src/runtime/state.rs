@@ -14,6 +14,8 @@ use crate::capabilities::files::Grants;
 use crate::capabilities::log::LogBudget;
 use crate::capabilities::notify::Notifier;
 use crate::capabilities::progress::ProgressGate;
+use crate::audit::AuditLog;
+use crate::capabilities::sampling::budget::SharedBudget;
 use crate::capabilities::sampling::{SampleRoute, Unavailable};
 use crate::config::{Limits, SamplingPolicy};
 
@@ -37,6 +39,10 @@ pub const MAX_TABLES: usize = 32;
 #[derive(Clone)]
 pub struct CallContext {
     pub plugin: Arc<str>,
+    /// The tool called, as the client named it.
+    pub tool: Arc<str>,
+    /// The calling client, as a salted hash (see [`crate::audit`]).
+    pub client: Arc<str>,
     pub grants: Arc<Grants>,
     /// Where `sample()` goes: the calling client, by whatever route its
     /// protocol era needs.
@@ -45,25 +51,36 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     pub limits: Limits,
     pub sampling_policy: SamplingPolicy,
+    /// The plugin's sampling budgets, shared by its calls.
+    pub budget: Arc<SharedBudget>,
+    /// Where sampling requests are recorded.
+    pub audit: Arc<AuditLog>,
     /// Progress and log notifications to the calling client.
     pub notifier: Notifier,
 }
 
 impl CallContext {
-    /// A call of `plugin` whose `sample()` goes along `sampling`.
+    /// A call of `tool` of `plugin` by `client` (hashed), whose `sample()`
+    /// goes along `sampling`.
     pub fn new(
         plugin: &Plugin,
+        tool: &str,
+        client: Arc<str>,
         sampling: Arc<dyn SampleRoute>,
         cancel: CancellationToken,
         notifier: Notifier,
     ) -> Self {
         CallContext {
             plugin: plugin.name.as_str().into(),
+            tool: tool.into(),
+            client,
             grants: plugin.grants.clone(),
             sampling,
             cancel,
             limits: plugin.limits,
             sampling_policy: plugin.sampling_policy,
+            budget: plugin.budget.clone(),
+            audit: plugin.audit.clone(),
             notifier,
         }
     }
@@ -74,6 +91,8 @@ impl CallContext {
             Unavailable("no client is calling: the host is listing the plugin's tools".into());
         CallContext::new(
             plugin,
+            "list-tools",
+            "host".into(),
             Arc::new(nobody),
             CancellationToken::new(),
             Notifier::default(),
@@ -166,6 +185,8 @@ pub struct CallState {
     pub cpu: CpuBudget,
     /// `sample()` calls made so far in this call.
     pub samples_made: u32,
+    /// Tokens its sampling requests used (reported or estimated).
+    pub tokens_used: u64,
     /// What the call may still log.
     pub log_budget: LogBudget,
     /// Which progress reports reach the client.
@@ -204,6 +225,7 @@ impl CallState {
             memory,
             cpu,
             samples_made: 0,
+            tokens_used: 0,
             log_budget,
             progress: ProgressGate::default(),
             wasi,

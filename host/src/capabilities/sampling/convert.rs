@@ -1,183 +1,20 @@
-//! `sampling.sample`: a plugin borrows the calling client's LLM.
-//!
-//! The plugin's request is converted to MCP's `sampling/createMessage` shape
-//! and handed to the call's [`SampleRoute`]. The route is the seam between
-//! "what the plugin asked" and "how this client is reached": a legacy session
-//! gets a server-to-client request on the tool call's own stream; a client
-//! that cannot sample gets a clear error. Plugins never see which.
+//! Conversion between the WIT's sampling types and MCP's
+//! `sampling/createMessage`: every field both ways, and requests MCP cannot
+//! carry refused rather than bent.
 
-// MCP sampling is deprecated by SEP-2577 but supported by the spec for at
-// least another year; `sample()` is our stable contract, so we use it.
+// MCP sampling is deprecated by SEP-2577 but supported; see the parent module.
 #![allow(deprecated)]
-
-use std::future::Future;
-use std::pin::Pin;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::model::{
-    AudioContent, CreateMessageRequestParams, CreateMessageResult, ErrorCode, ImageContent,
-    ModelHint, ModelPreferences, Role as McpRole, SamplingMessage, SamplingMessageContentBlock,
+    AudioContent, CreateMessageRequestParams, CreateMessageResult, ImageContent, ModelHint,
+    ModelPreferences, Role as McpRole, SamplingMessage, SamplingMessageContentBlock,
 };
-use rmcp::model::{CancelledNotificationParam, CreateMessageRequest, RequestId, ServerRequest};
-use rmcp::service::{Peer, PeerRequestOptions, RoleServer, ServiceError};
 
-use crate::runtime::CallState;
 use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
-    Content, Error, Host, Media, Request, Response, Role, StopReason,
+    Content, Error, Media, Request, Response, Role, StopReason,
 };
-
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// How one call's `sample()` reaches its client. A route answers within
-/// `timeout` (`sampling.timeout_s`) or ends the wait its own way: a session
-/// request times out; a parked 2026-07-28 call expires, which stops the call.
-pub trait SampleRoute: Send + Sync {
-    fn sample(
-        &self,
-        request: CreateMessageRequestParams,
-        timeout: Duration,
-    ) -> BoxFuture<'_, Result<CreateMessageResult, Error>>;
-}
-
-/// No route: every `sample()` fails with `unsupported` and this reason.
-pub struct Unavailable(pub String);
-
-impl SampleRoute for Unavailable {
-    fn sample(
-        &self,
-        _: CreateMessageRequestParams,
-        _: Duration,
-    ) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
-        Box::pin(std::future::ready(Err(Error::Unsupported(self.0.clone()))))
-    }
-}
-
-/// A client in a (pre-2026-07-28) session that declared sampling: the request
-/// goes to that session's peer. It must be awaited on the tool call's own
-/// task, where rmcp's task-local request id sends it down the call's
-/// response stream rather than the standalone GET stream.
-pub struct ClientSession {
-    pub peer: Peer<RoleServer>,
-}
-
-impl SampleRoute for ClientSession {
-    fn sample(
-        &self,
-        request: CreateMessageRequestParams,
-        timeout: Duration,
-    ) -> BoxFuture<'_, Result<CreateMessageResult, Error>> {
-        let asked = async move {
-            let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(request));
-            let handle = self
-                .peer
-                .send_request_with_option(request, PeerRequestOptions::no_options())
-                .await
-                .map_err(error_from_service)?;
-            // rmcp does not tell the client when a request's future is
-            // dropped (call cancelled, timed out); this guard does.
-            let mut outstanding = Outstanding {
-                peer: self.peer.clone(),
-                id: Some(handle.id.clone()),
-            };
-            let answer = handle.await_response().await;
-            outstanding.id = None;
-            match answer.map_err(error_from_service)? {
-                rmcp::model::ClientResult::CreateMessageResult(result) => Ok(*result),
-                _ => Err(Error::Failed(
-                    "the client answered with something other than a sampling result".into(),
-                )),
-            }
-        };
-        Box::pin(async move {
-            tokio::time::timeout(timeout, asked)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::TimedOut(format!(
-                        "no answer within {} s (`sampling.timeout_s`)",
-                        timeout.as_secs()
-                    )))
-                })
-        })
-    }
-}
-
-/// A sampling request still waiting for its answer. Dropped before the
-/// answer came, it sends `notifications/cancelled` so the client can stop
-/// spending tokens on it.
-struct Outstanding {
-    peer: Peer<RoleServer>,
-    id: Option<RequestId>,
-}
-
-impl Drop for Outstanding {
-    fn drop(&mut self) {
-        let Some(id) = self.id.take() else { return };
-        let peer = self.peer.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let notice = CancelledNotificationParam::new(
-                    Some(id),
-                    Some("the tool call that asked for it ended".into()),
-                );
-                let _ = peer.notify_cancelled(notice).await;
-            });
-        }
-    }
-}
-
-/// MCP says a client that refuses (usually its user) answers with code -1.
-const USER_REJECTED: ErrorCode = ErrorCode(-1);
-
-fn error_from_service(error: ServiceError) -> Error {
-    match error {
-        ServiceError::McpError(data) if data.code == USER_REJECTED => {
-            Error::Declined(data.message.into_owned())
-        }
-        ServiceError::McpError(data) => Error::Failed(format!(
-            "the client answered with error {}: {}",
-            data.code.0, data.message
-        )),
-        ServiceError::Timeout { timeout } => {
-            Error::TimedOut(format!("no answer from the client within {timeout:?}"))
-        }
-        ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
-            Error::Failed("the client disconnected before answering".into())
-        }
-        ServiceError::Cancelled { reason } => Error::Failed(format!(
-            "the request was cancelled{}",
-            reason.map(|r| format!(": {r}")).unwrap_or_default()
-        )),
-        other => Error::Failed(other.to_string()),
-    }
-}
-
-impl Host for CallState {
-    async fn sample(&mut self, request: Request) -> wasmtime::Result<Result<Response, Error>> {
-        let policy = self.call.sampling_policy;
-        if self.samples_made >= policy.max_requests {
-            return Ok(Err(Error::Refused(format!(
-                "a tool call may make at most {} sampling requests (`sampling.max_requests`)",
-                policy.max_requests
-            ))));
-        }
-        self.samples_made += 1;
-        let mut params = match to_mcp(request) {
-            Ok(params) => params,
-            Err(why) => return Ok(Err(Error::Refused(why))),
-        };
-        params.max_tokens = params.max_tokens.min(policy.max_tokens);
-        let route = self.call.sampling.clone();
-        let timeout = Duration::from_secs(policy.timeout_s);
-        let outcome = route.sample(params, timeout).await.and_then(from_mcp);
-        if let Err(error) = &outcome {
-            tracing::info!(target: "plugin", plugin = %self.call.plugin, "sampling failed: {error:?}");
-        }
-        Ok(outcome)
-    }
-}
 
 /// The plugin's request in MCP's shape; refuses requests MCP cannot carry.
 pub fn to_mcp(request: Request) -> Result<CreateMessageRequestParams, String> {
