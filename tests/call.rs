@@ -5,96 +5,12 @@
 
 mod common;
 
-use std::collections::VecDeque;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 
-use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use common::fake_llm::*;
 use common::*;
 use serde_json::{Value, json};
-
-/// One request the stand-in received.
-#[derive(Clone, Debug)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Value,
-}
-
-/// A loopback LLM API: answers from a script of (status, body) and records
-/// every request.
-#[derive(Clone, Default)]
-struct FakeApi {
-    script: Arc<Mutex<VecDeque<(u16, Value)>>>,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl FakeApi {
-    async fn start(script: Vec<(u16, Value)>) -> (FakeApi, SocketAddr) {
-        let api = FakeApi {
-            script: Arc::new(Mutex::new(script.into())),
-            received: Arc::default(),
-        };
-        let handler = |path: &'static str| {
-            move |State(api): State<FakeApi>, headers: HeaderMap, Json(body): Json<Value>| async move {
-                api.received.lock().unwrap().push(Received {
-                    path: path.to_string(),
-                    headers,
-                    body,
-                });
-                let (status, answer) = api
-                    .script
-                    .lock()
-                    .unwrap()
-                    .pop_front()
-                    .expect("unscripted request");
-                let mut response: Response =
-                    (StatusCode::from_u16(status).unwrap(), Json(answer)).into_response();
-                if status == 429 {
-                    response
-                        .headers_mut()
-                        .insert("retry-after", "0".parse().unwrap());
-                }
-                response
-            }
-        };
-        let router = axum::Router::new()
-            .route("/v1/messages", axum::routing::post(handler("/v1/messages")))
-            .route(
-                "/v1/chat/completions",
-                axum::routing::post(handler("/v1/chat/completions")),
-            )
-            .with_state(api.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        (api, address)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-fn anthropic_answer(text: &str) -> Value {
-    json!({
-        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn", "usage": {"input_tokens": 10, "output_tokens": 5}
-    })
-}
-
-fn openai_answer(text: &str) -> Value {
-    json!({
-        "id": "chatcmpl-1", "object": "chat.completion", "model": "llama3",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]
-    })
-}
 
 /// Run `wasm-mcp ARGS` in `cwd` with `env` and `stdin`, off the async runtime.
 async fn wasm_mcp(
@@ -140,13 +56,13 @@ const SEED_PROMPT: &str =
 
 #[tokio::test(flavor = "multi_thread")]
 async fn anthropic_provider_does_what_the_seed_client_does() {
-    let (api, address) = FakeApi::start(vec![(
+    let api = FakeLlm::start(vec![(
         200,
         anthropic_answer("Two transactions deadlocked."),
     )])
     .await;
     let workspace = Workspace::new();
-    let base = format!("http://{address}");
+    let base = api.url();
     let output = wasm_mcp(
         workspace.dir.path(),
         &[
@@ -196,7 +112,7 @@ async fn anthropic_provider_does_what_the_seed_client_does() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openai_provider_retries_429_and_5xx_and_sends_the_system_prompt() {
-    let (api, address) = FakeApi::start(vec![
+    let api = FakeLlm::start(vec![
         (429, json!({"error": {"message": "slow down"}})),
         (503, json!({"error": {"message": "overloaded"}})),
         (200, openai_answer("A short summary.")),
@@ -204,7 +120,7 @@ async fn openai_provider_retries_429_and_5xx_and_sends_the_system_prompt() {
     ])
     .await;
     let workspace = Workspace::standard();
-    let base = format!("http://{address}/v1");
+    let base = format!("{}/v1", api.url());
     let output = wasm_mcp(
         workspace.dir.path(),
         &[
@@ -263,7 +179,7 @@ async fn openai_provider_retries_429_and_5xx_and_sends_the_system_prompt() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn provider_errors_are_clear_and_fail_the_call() {
-    let (_api, address) = FakeApi::start(vec![(
+    let _api = FakeLlm::start(vec![(
         401,
         json!({"error": {"message": "invalid x-api-key"}}),
     )])
@@ -279,7 +195,7 @@ async fn provider_errors_are_clear_and_fail_the_call() {
             "--llm",
             "anthropic",
             "--base-url",
-            &format!("http://{address}"),
+            &_api.url(),
             "--protocol",
             "legacy",
         ],
@@ -380,7 +296,7 @@ async fn approval_is_asked_on_stdin_and_a_refusal_declines() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn call_reaches_http_servers_and_prints_json_and_tools() {
-    let (_api, address) = FakeApi::start(vec![(200, openai_answer("Over HTTP."))]).await;
+    let _api = FakeLlm::start(vec![(200, openai_answer("Over HTTP."))]).await;
     let workspace = Workspace::new();
     let server = HttpServer::start(None, workspace.dir.path());
     let output = wasm_mcp(
@@ -395,7 +311,7 @@ async fn call_reaches_http_servers_and_prints_json_and_tools() {
             "--llm",
             "openai",
             "--base-url",
-            &format!("http://{address}/v1"),
+            &format!("{}/v1", _api.url()),
             "--json",
         ],
         &[],

@@ -432,8 +432,14 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
             "sampling.requests_per_minute",
             sampling.requests_per_minute == Some(0),
         ),
-        ("sampling.tokens_per_call", sampling.tokens_per_call == Some(0)),
-        ("sampling.tokens_per_day", sampling.tokens_per_day == Some(0)),
+        (
+            "sampling.tokens_per_call",
+            sampling.tokens_per_call == Some(0),
+        ),
+        (
+            "sampling.tokens_per_day",
+            sampling.tokens_per_day == Some(0),
+        ),
     ];
     if let Some((key, _)) = zero.iter().find(|(_, is_zero)| *is_zero) {
         bail!("`{key}` must be at least 1 (leave it out for the default)");
@@ -627,21 +633,46 @@ mod tests {
         let llm = config.llm.as_ref().unwrap();
         assert_eq!(llm.kind, ProviderKind::Openai);
         assert_eq!(llm.key, KeySource::File("/srv/tools/key.txt".into()));
-        assert_eq!(config.audit.file.as_deref(), Some(Path::new("/srv/tools/audit.jsonl")));
-        let [a, b] = &config.plugins[..] else { panic!() };
+        assert_eq!(
+            config.audit.file.as_deref(),
+            Some(Path::new("/srv/tools/audit.jsonl"))
+        );
+        let [a, b] = &config.plugins[..] else {
+            panic!()
+        };
         assert_eq!(a.sampling.route(true), SamplingRoute::ClientOrProvider);
         assert_eq!(a.sampling.requests_per_minute, Some(5));
         assert_eq!(b.sampling.route(true), SamplingRoute::Client);
-        assert_eq!(SamplingPolicy::default().route(false), SamplingRoute::Client);
-        let err = parse("[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.sampling]\nroute = \"provider\"\n").unwrap_err();
-        assert!(format!("{err:#}").contains("needs the host's LLM provider"), "{err:#}");
-        let err = parse("[llm]\nkind = \"anthropic\"\napi_key = \"sk-1\"\n[[plugin]]\ncomponent = \"a.wasm\"\n").unwrap_err();
-        assert!(format!("{err:#}").contains("never write the key"), "{err:#}");
+        assert_eq!(
+            SamplingPolicy::default().route(false),
+            SamplingRoute::Client
+        );
+        let err =
+            parse("[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.sampling]\nroute = \"provider\"\n")
+                .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("needs the host's LLM provider"),
+            "{err:#}"
+        );
+        let err = parse(
+            "[llm]\nkind = \"anthropic\"\napi_key = \"sk-1\"\n[[plugin]]\ncomponent = \"a.wasm\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("never write the key"),
+            "{err:#}"
+        );
         assert!(!format!("{err:#}").contains("sk-1"), "{err:#}");
-        let err = parse("[llm]\nkind = \"gemini\"\n[[plugin]]\ncomponent = \"a.wasm\"\n").unwrap_err();
+        let err =
+            parse("[llm]\nkind = \"gemini\"\n[[plugin]]\ncomponent = \"a.wasm\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("anthropic"), "{err:#}");
-        let err = parse("[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.sampling]\ntokens_per_day = 0\n").unwrap_err();
-        assert!(format!("{err:#}").contains("`sampling.tokens_per_day` must be at least 1"), "{err:#}");
+        let err =
+            parse("[[plugin]]\ncomponent = \"a.wasm\"\n[plugin.sampling]\ntokens_per_day = 0\n")
+                .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("`sampling.tokens_per_day` must be at least 1"),
+            "{err:#}"
+        );
     }
 
     #[test]

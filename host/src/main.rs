@@ -183,7 +183,7 @@ fn main() -> ExitCode {
     let _log_writer = wasm_mcp_host::logging::init(if quiet {
         "error"
     } else {
-        "warn,wasm_mcp=info,plugin=info"
+        "warn,wasm_mcp=info,plugin=info,audit=info"
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -264,9 +264,8 @@ async fn run(command: Command) -> Result<ExitCode> {
             config.check_routes()?;
             let provider = provider_for(&config)?;
             let audit = audit_log(&config)?;
-            let runtime = Arc::new(
-                Runtime::load(&config, &runtime_args.options(&config, audit)).await?,
-            );
+            let runtime =
+                Arc::new(Runtime::load(&config, &runtime_args.options(&config, audit)).await?);
             tracing::info!(config = %config.origin, plugins = runtime.plugins().len(), tools = runtime.tools().count(), "loaded");
             warn_unmetered(&config);
             let parked = mrtr::ParkedCalls::new(
@@ -369,7 +368,11 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
             out,
             "audit: {} (prompts {})",
             file.display(),
-            if config.audit.prompts { "recorded" } else { "not recorded" }
+            if config.audit.prompts {
+                "recorded"
+            } else {
+                "not recorded"
+            }
         );
     }
     for (plugin, plugin_config) in runtime.plugins().iter().zip(&config.plugins) {
@@ -398,7 +401,11 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
                 grant.host_path().display()
             );
         }
-        let _ = writeln!(out, "  {}", describe_sampling(&plugin_config.sampling, config.llm.is_some()));
+        let _ = writeln!(
+            out,
+            "  {}",
+            describe_sampling(&plugin_config.sampling, config.llm.is_some())
+        );
     }
     out
 }

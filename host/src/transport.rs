@@ -193,20 +193,22 @@ pub async fn serve_http(
         // Origin rules by asking the MCP service itself.
         router = router.route(
             "/metrics",
-            axum::routing::get(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
-                let (gauges, rules) = (gauges.clone(), rules.clone());
-                async move {
-                    if let Some(refused) = refused_by_mcp_rules(&rules, uri, &headers).await {
-                        return refused;
+            axum::routing::get(
+                move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+                    let (gauges, rules) = (gauges.clone(), rules.clone());
+                    async move {
+                        if let Some(refused) = refused_by_mcp_rules(&rules, uri, &headers).await {
+                            return refused;
+                        }
+                        gauges.observe_gauges();
+                        (
+                            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+                            crate::metrics::get().encode(),
+                        )
+                            .into_response()
                     }
-                    gauges.observe_gauges();
-                    (
-                        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
-                        crate::metrics::get().encode(),
-                    )
-                        .into_response()
-                }
-            }),
+                },
+            ),
         );
     }
     let router = router
@@ -256,8 +258,7 @@ async fn refused_by_mcp_rules(
     }
     let probe = probe.body(axum::body::Body::empty()).ok()?;
     let answer = rules.handle(probe).await;
-    (answer.status() != StatusCode::METHOD_NOT_ALLOWED)
-        .then(|| answer.map(axum::body::Body::new))
+    (answer.status() != StatusCode::METHOD_NOT_ALLOWED).then(|| answer.map(axum::body::Body::new))
 }
 
 /// What the HTTP layer checks of a POST body that rmcp does not: malformed

@@ -3,6 +3,8 @@
 //! handler that answers from a script and records what it was asked.
 #![allow(dead_code, deprecated)]
 
+pub mod fake_llm;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -393,8 +395,26 @@ pub async fn connect_stdio_with(
     cwd: &Path,
     serve_args: &[&str],
 ) -> Client {
+    connect_stdio_env(client, config, cwd, serve_args, &[], None).await
+}
+
+/// [`connect_stdio_with`], with environment variables, and the server's
+/// stderr written to `log` (else inherited). Provider keys of the test's
+/// own environment never reach the server.
+pub async fn connect_stdio_env(
+    client: ScriptedClient,
+    config: Option<&Path>,
+    cwd: &Path,
+    serve_args: &[&str],
+    env: &[(&str, &str)],
+    log: Option<&Path>,
+) -> Client {
     let mut command = tokio::process::Command::new(binary());
-    command.env("WASM_MCP_CACHE_DIR", test_cache_dir());
+    command
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .envs(env.iter().copied());
     command
         .current_dir(cwd)
         .arg("serve")
@@ -403,8 +423,12 @@ pub async fn connect_stdio_with(
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+        None => Stdio::inherit(),
+    };
     let (transport, _stderr) = TokioChildProcess::builder(command)
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("cannot spawn wasm-mcp");
     client.connect(transport).await
@@ -424,10 +448,25 @@ impl HttpServer {
     }
 
     pub fn start_with(config: Option<&Path>, cwd: &Path, extra_args: &[&str]) -> Self {
+        Self::start_env(config, cwd, extra_args, &[])
+    }
+
+    /// [`HttpServer::start_with`], with environment variables. Provider keys
+    /// of the test's own environment never reach the server.
+    pub fn start_env(
+        config: Option<&Path>,
+        cwd: &Path,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         // HTTP clients in tests (rmcp's and raw reqwest) need a TLS provider.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut command = Command::new(binary());
-        command.env("WASM_MCP_CACHE_DIR", test_cache_dir());
+        command
+            .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .envs(env.iter().copied());
         command
             .current_dir(cwd)
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -523,6 +562,40 @@ pub async fn open_with(
         },
         Transport::Http => {
             let server = HttpServer::start_with(Some(&config), workspace.dir.path(), serve_args);
+            Session {
+                client: server.connect(client).await,
+                server: Some(server),
+            }
+        }
+    }
+}
+
+/// [`open_with`], with environment variables for the server. Over stdio the
+/// server's log goes to `server.log` in the workspace.
+pub async fn open_env(
+    transport: Transport,
+    workspace: &Workspace,
+    client: ScriptedClient,
+    serve_args: &[&str],
+    env: &[(&str, &str)],
+) -> Session {
+    let config = workspace.config();
+    match transport {
+        Transport::Stdio => Session {
+            client: connect_stdio_env(
+                client,
+                Some(&config),
+                workspace.dir.path(),
+                serve_args,
+                env,
+                Some(&workspace.path("server.log")),
+            )
+            .await,
+            server: None,
+        },
+        Transport::Http => {
+            let server =
+                HttpServer::start_env(Some(&config), workspace.dir.path(), serve_args, env);
             Session {
                 client: server.connect(client).await,
                 server: Some(server),

@@ -11,6 +11,9 @@ Usage:
   python sampling_client.py http URL LOG_LINE ANSWER
   python sampling_client.py stdio COMMAND [ARGS...] -- LOG_LINE ANSWER
 
+An ANSWER of "-" makes a client without the sampling capability (no
+callback), as many MCP hosts are.
+
 Prints the sampling request it received and the tool's result as JSON lines.
 """
 
@@ -22,6 +25,9 @@ from mcp import ClientSession, types
 
 
 def make_callback(answer: str, seen: list):
+    if answer == "-":
+        return None
+
     async def sampling_handler(context, params: types.CreateMessageRequestParams):
         seen.append(params.model_dump(mode="json", by_alias=True, exclude_none=True))
         return types.CreateMessageResult(

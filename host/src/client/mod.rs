@@ -146,7 +146,11 @@ impl ClientHandler for SamplingBridge {
             ));
         }
         let provider = match &**answerer {
-            Answerer::Human => return Ok(human(&params).await.map_err(|e| McpError::internal_error(format!("{e:#}"), None))?),
+            Answerer::Human => {
+                return Ok(human(&params)
+                    .await
+                    .map_err(|e| McpError::internal_error(format!("{e:#}"), None))?);
+            }
             Answerer::Api(provider) => provider,
         };
         eprintln!(

@@ -295,7 +295,8 @@ impl Provider {
     }
 
     fn key_header(&self) -> Option<reqwest::header::HeaderValue> {
-        let mut value = reqwest::header::HeaderValue::from_str(self.api_key.as_ref()?.expose()).ok()?;
+        let mut value =
+            reqwest::header::HeaderValue::from_str(self.api_key.as_ref()?.expose()).ok()?;
         value.set_sensitive(true);
         Some(value)
     }
@@ -332,10 +333,12 @@ impl Provider {
             let outcome = build().send().await;
             let retry_in = match outcome {
                 Ok(response) if response.status().is_success() => {
-                    return response
-                        .json()
-                        .await
-                        .map_err(|e| anyhow!("the {api} API answered with invalid JSON: {}", self.scrub(&e.to_string())));
+                    return response.json().await.map_err(|e| {
+                        anyhow!(
+                            "the {api} API answered with invalid JSON: {}",
+                            self.scrub(&e.to_string())
+                        )
+                    });
                 }
                 Ok(response) => {
                     let status = response.status();
@@ -350,7 +353,10 @@ impl Provider {
                     wait.unwrap_or_else(|| backoff(attempt))
                 }
                 Err(error) if error.is_timeout() => {
-                    bail!("the {api} API did not answer in time ({})", self.scrub(&error.to_string()))
+                    bail!(
+                        "the {api} API did not answer in time ({})",
+                        self.scrub(&error.to_string())
+                    )
                 }
                 Err(error) if attempt < self.max_retries && error.is_connect() => backoff(attempt),
                 Err(error) => bail!(
@@ -450,13 +456,25 @@ mod tests {
             "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 2}
         });
         let done = anthropic::completion(&anthropic).unwrap();
-        assert_eq!(done.usage, Some(Usage { input_tokens: 12, output_tokens: 5 }));
+        assert_eq!(
+            done.usage,
+            Some(Usage {
+                input_tokens: 12,
+                output_tokens: 5
+            })
+        );
         let openai = serde_json::json!({
             "choices": [{"message": {"content": "hi"}, "finish_reason": "length"}], "model": "m",
             "usage": {"prompt_tokens": 7, "completion_tokens": 3}
         });
         let done = openai::completion(&openai).unwrap();
-        assert_eq!(done.usage, Some(Usage { input_tokens: 7, output_tokens: 3 }));
+        assert_eq!(
+            done.usage,
+            Some(Usage {
+                input_tokens: 7,
+                output_tokens: 3
+            })
+        );
         assert_eq!(done.result.stop_reason.as_deref(), Some("maxTokens"));
     }
 }

@@ -362,10 +362,13 @@ impl Plugin {
         call: CallContext,
     ) -> Result<String, CallFailure> {
         let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
-            return Err(CallFailure::limit("limits.concurrent_calls", format!(
-                "concurrent calls: {} are already running (`limits.concurrent_calls`)",
-                self.limits.concurrent_calls
-            )));
+            return Err(CallFailure::limit(
+                "limits.concurrent_calls",
+                format!(
+                    "concurrent calls: {} are already running (`limits.concurrent_calls`)",
+                    self.limits.concurrent_calls
+                ),
+            ));
         };
         // The name the plugin itself exports.
         let guest_tool = tool.strip_prefix(self.tool_prefix.as_str()).unwrap_or(tool);
@@ -385,10 +388,13 @@ impl Plugin {
                 .call_call(&mut store, guest_tool, arguments)
                 .await;
             match outcome {
-                Ok(Ok(text)) if text.len() > result_limit => Err(CallFailure::limit("limits.result_bytes", format!(
-                    "result size: the result has {} bytes, more than {result_limit} (`limits.result_bytes`)",
-                    text.len()
-                ))),
+                Ok(Ok(text)) if text.len() > result_limit => Err(CallFailure::limit(
+                    "limits.result_bytes",
+                    format!(
+                        "result size: the result has {} bytes, more than {result_limit} (`limits.result_bytes`)",
+                        text.len()
+                    ),
+                )),
                 Ok(Ok(text)) => Ok(text),
                 // Error texts count against the same limit as results.
                 Ok(Err(CallError::InvalidArguments(why))) => {
@@ -428,9 +434,12 @@ fn cap_text(text: String, limit: usize) -> String {
 /// limit refused the component's memories or counts, or its start trapped.
 fn instantiation_failure(state: &CallState, error: &wasmtime::Error) -> CallFailure {
     if let Some(full) = error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
-        return CallFailure::limit("instance_pool", format!(
-            "instance pool: every slot is in use ({full}); the host is at capacity, try again shortly"
-        ));
+        return CallFailure::limit(
+            "instance_pool",
+            format!(
+                "instance pool: every slot is in use ({full}); the host is at capacity, try again shortly"
+            ),
+        );
     }
     if state.memory.hit {
         return classify_trap(state, error);
@@ -438,28 +447,37 @@ fn instantiation_failure(state: &CallState, error: &wasmtime::Error) -> CallFail
     if error.downcast_ref::<Trap>().is_some() {
         return classify_trap(state, error);
     }
-    CallFailure::limit("instantiation", format!(
-        "instantiation: {error:#} (a call may create at most {} core instances, {} memories and {} tables)",
-        state::MAX_INSTANCES,
-        state::MAX_MEMORIES,
-        state::MAX_TABLES
-    ))
+    CallFailure::limit(
+        "instantiation",
+        format!(
+            "instantiation: {error:#} (a call may create at most {} core instances, {} memories and {} tables)",
+            state::MAX_INSTANCES,
+            state::MAX_MEMORIES,
+            state::MAX_TABLES
+        ),
+    )
 }
 
 /// Name the limit behind a trap when one was hit, else describe the trap.
 fn classify_trap(state: &CallState, error: &wasmtime::Error) -> CallFailure {
     let limits = &state.call.limits;
     if state.cpu.hit {
-        return CallFailure::limit("limits.cpu_time_ms", format!(
-            "CPU time: the call computed for more than {} ms (`limits.cpu_time_ms`)",
-            limits.cpu_time_ms
-        ));
+        return CallFailure::limit(
+            "limits.cpu_time_ms",
+            format!(
+                "CPU time: the call computed for more than {} ms (`limits.cpu_time_ms`)",
+                limits.cpu_time_ms
+            ),
+        );
     }
     if state.memory.hit {
-        return CallFailure::limit("limits.memory_mib", format!(
-            "memory: the plugin tried to grow past {} MiB (`limits.memory_mib`)",
-            limits.memory_mib
-        ));
+        return CallFailure::limit(
+            "limits.memory_mib",
+            format!(
+                "memory: the plugin tried to grow past {} MiB (`limits.memory_mib`)",
+                limits.memory_mib
+            ),
+        );
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::StackOverflow) => CallFailure::Trapped("stack overflow".into()),

@@ -121,14 +121,21 @@ impl SharedBudget {
     pub fn settle(&self, reservation: Reservation, used: u64) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.day == reservation.day {
-            state.day_tokens = state.day_tokens.saturating_sub(reservation.tokens).saturating_add(used);
+            state.day_tokens = state
+                .day_tokens
+                .saturating_sub(reservation.tokens)
+                .saturating_add(used);
         }
     }
 
     /// Tokens used and reserved today, for `check` and tests.
     pub fn tokens_today(&self) -> u64 {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.day == utc_day() { state.day_tokens } else { 0 }
+        if state.day == utc_day() {
+            state.day_tokens
+        } else {
+            0
+        }
     }
 }
 
@@ -198,7 +205,11 @@ fn until_midnight() -> String {
         .unwrap_or_default()
         .as_secs();
     let left = Duration::from_secs(DAY - now % DAY).as_secs();
-    format!("{} h {} min", left / 3600, (left % 3600).div_ceil(60).min(59))
+    format!(
+        "{} h {} min",
+        left / 3600,
+        (left % 3600).div_ceil(60).min(59)
+    )
 }
 
 #[cfg(test)]
@@ -221,7 +232,11 @@ mod tests {
         }
         let refused = budget.reserve(10).unwrap_err();
         assert_eq!(refused.budget, "sampling.requests_per_minute");
-        assert!(refused.message.contains("one more every 20.0 s"), "{}", refused.message);
+        assert!(
+            refused.message.contains("one more every 20.0 s"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]

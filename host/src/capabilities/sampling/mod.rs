@@ -18,8 +18,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ErrorCode};
 use rmcp::model::{CancelledNotificationParam, CreateMessageRequest, RequestId, ServerRequest};
+use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ErrorCode};
 use rmcp::service::{Peer, PeerRequestOptions, RoleServer, ServiceError};
 
 pub use convert::{from_mcp, to_mcp};
@@ -27,7 +27,9 @@ pub use convert::{from_mcp, to_mcp};
 use crate::audit::{Outcome, Record};
 use crate::llm::Usage;
 use crate::runtime::CallState;
-use crate::runtime::bindings::wasm_mcp::plugin::sampling::{Content, Error, Host, Request, Response};
+use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
+    Content, Error, Host, Request, Response,
+};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -225,7 +227,10 @@ impl CallState {
         let policy = self.call.sampling_policy;
         if route.name() == RouteName::NONE {
             // No budget is spent on a request no one can carry.
-            let nobody = route.sample(CreateMessageRequestParams::new(Vec::new(), 1), Duration::ZERO);
+            let nobody = route.sample(
+                CreateMessageRequestParams::new(Vec::new(), 1),
+                Duration::ZERO,
+            );
             return Err(match nobody.await {
                 Err(why) => why,
                 Ok(_) => Error::Unsupported("no route carries sampling for this call".into()),
@@ -365,7 +370,10 @@ impl Attempt {
             .with_label_values(&[&*self.plugin, route])
             .observe(took.as_secs_f64());
         if let Some((usage, _)) = self.usage {
-            for (direction, tokens) in [("input", usage.input_tokens), ("output", usage.output_tokens)] {
+            for (direction, tokens) in [
+                ("input", usage.input_tokens),
+                ("output", usage.output_tokens),
+            ] {
                 metrics
                     .sampling_tokens
                     .with_label_values(&[&*self.plugin, route, direction])
@@ -373,7 +381,10 @@ impl Attempt {
             }
         }
         if let Some(policy) = self.policy {
-            metrics.limit_hits.with_label_values(&[&*self.plugin, policy]).inc();
+            metrics
+                .limit_hits
+                .with_label_values(&[&*self.plugin, policy])
+                .inc();
         }
         self.audit.record(&Record {
             time: crate::audit::now(),
