@@ -147,9 +147,9 @@ impl ClientHandler for SamplingBridge {
         }
         let provider = match &**answerer {
             Answerer::Human => {
-                return Ok(human(&params)
+                return human(&params)
                     .await
-                    .map_err(|e| McpError::internal_error(format!("{e:#}"), None))?);
+                    .map_err(|e| McpError::internal_error(format!("{e:#}"), None));
             }
             Answerer::Api(provider) => provider,
         };

@@ -284,7 +284,7 @@ impl CallState {
             Err(error @ Error::TimedOut(_)) => {
                 // The provider may have spent (and billed) it all.
                 self.tokens_used = self.tokens_used.saturating_add(worst);
-                drop(reservation);
+                reservation.keep_charged();
                 Err(error)
             }
             Err(error) => {
