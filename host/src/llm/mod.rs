@@ -438,6 +438,7 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let settings = ProviderSettings::new(ProviderKind::Openai);
         let mut provider = Provider::new(&settings).unwrap();
         provider.api_key = Some(Secret::new("sk-very-secret".into()));
