@@ -22,13 +22,20 @@ fn config(api: &FakeLlm, audit: &str) -> String {
     )
 }
 
-fn records(workspace: &Workspace) -> Vec<Value> {
-    workspace
-        .read("audit.jsonl")
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+/// The audit file's records, once it has `expected` of them (its writer
+/// thread may be a moment behind the tool result), or after 10 s.
+fn records(workspace: &Workspace, expected: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = workspace.read("audit.jsonl").unwrap_or_default();
+        if text.lines().count() >= expected || std::time::Instant::now() > deadline {
+            return text
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// The value of the sample `name{labels}` in a Prometheus text body.
@@ -80,7 +87,7 @@ async fn every_sampling_request_is_audited_once_and_counted() {
     let declines = connect(ScriptedClient::declining()).await;
     call(&declines, "process_log_entry", json!({"log_line": "three"})).await;
 
-    let records = records(&workspace);
+    let records = records(&workspace, 7);
     let outcomes: Vec<_> = records
         .iter()
         .map(|r| format!("{} {} {}", r["plugin"], r["route"], r["outcome"]).replace('"', ""))
@@ -256,4 +263,33 @@ async fn metrics_are_off_unless_asked_and_prompts_are_recorded_only_when_asked()
         .unwrap()
         .status();
     assert_eq!(status, 404, "no --metrics, no endpoint");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_whose_call_ends_while_it_waits_is_recorded_as_cancelled() {
+    let api = FakeLlm::always(anthropic_answer("late"), std::time::Duration::from_secs(5)).await;
+    let workspace = Workspace::with_config(&format!(
+        "llm = {{ kind = \"anthropic\", base_url = {:?} }}\n[audit]\nfile = \"audit.jsonl\"\n[[plugin]]\nname = \"probe\"\ncomponent = {:?}\n[plugin.limits]\nwall_time_s = 1\n[plugin.sampling]\nroute = \"provider\"\n",
+        api.url(),
+        component("probe"),
+    ));
+    let session = open_env(
+        Transport::Stdio,
+        &workspace,
+        ScriptedClient::without_sampling(),
+        &[],
+        &[("ANTHROPIC_API_KEY", "sk-ant-test-key")],
+    )
+    .await;
+    let result = call(&session.client, "probe_sample", json!({"prompt": "slow"})).await;
+    assert!(
+        text(&result).contains("wall-clock time"),
+        "{}",
+        text(&result)
+    );
+    let records = records(&workspace, 1);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["outcome"], "cancelled");
+    assert_eq!(records[0]["route"], "provider");
+    assert_eq!(records[0]["tokens_asked"], 50);
 }

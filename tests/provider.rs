@@ -436,7 +436,12 @@ async fn the_key_reaches_no_plugin_log_error_audit_or_metric() {
     written.push_str(&metrics);
     drop(client);
     written.push_str(&server.log.lock().unwrap());
-    let audit = workspace.read("audit.jsonl").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut audit = workspace.read("audit.jsonl").unwrap_or_default();
+    while audit.lines().count() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        audit = workspace.read("audit.jsonl").unwrap_or_default();
+    }
     assert_eq!(audit.lines().count(), 2, "{audit}");
     written.push_str(&audit);
     for file in workspace.snapshot().keys() {
