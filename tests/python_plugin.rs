@@ -48,7 +48,7 @@ fn build_python_plugin() -> PathBuf {
         .current_dir(repo_root().join("plugins/py-haiku"))
         .args([
             "-d",
-            "../../wit",
+            "../../wit/v0.1",
             "-w",
             "tool-plugin",
             "componentize",

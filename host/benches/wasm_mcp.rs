@@ -34,7 +34,8 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 use wasm_mcp_host::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, Sampled};
 use wasm_mcp_host::config::{Config, Grant, Limits, PluginConfig, SamplingPolicy};
-use wasm_mcp_host::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
+use wasm_mcp_host::bindings::sampling::Error as SampleError;
+use wasm_mcp_host::routes::Nobody;
 use wasm_mcp_host::runtime::cache::CompileCache;
 use wasm_mcp_host::runtime::{Allocator, CallContext, Plugin, Runtime, RuntimeOptions};
 
@@ -148,7 +149,10 @@ struct Instant_;
 
 impl SampleRoute for Instant_ {
     fn name(&self) -> RouteName {
-        RouteName::CLIENT_SESSION
+        RouteName {
+            route: "client",
+            via: "session",
+        }
     }
 
     fn sample(
@@ -190,6 +194,8 @@ fn plugin_config(
             ..Limits::default()
         },
         sampling: SamplingPolicy::default(),
+        elicitation: Default::default(),
+        roots: Default::default(),
     }
 }
 
@@ -320,7 +326,8 @@ fn in_process(plugin: &Plugin) -> CallContext {
         plugin,
         "bench",
         "bench".into(),
-        Arc::new(Instant_),
+        Arc::new(Nobody("benchmarks ask no client".into())),
+        Some(Arc::new(Instant_)),
         Default::default(),
         Default::default(),
     )

@@ -49,6 +49,41 @@ pub struct PluginConfig {
     pub grants: Vec<Grant>,
     pub limits: Limits,
     pub sampling: SamplingPolicy,
+    pub elicitation: ElicitationPolicy,
+    pub roots: RootsPolicy,
+}
+
+/// How a plugin may ask its callers' users (`[plugin.elicitation]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ElicitationPolicy {
+    /// Questions one tool call may ask.
+    pub max_requests: u32,
+    /// How long one question may wait for the user, in seconds.
+    pub timeout_s: u64,
+}
+
+impl Default for ElicitationPolicy {
+    fn default() -> Self {
+        ElicitationPolicy {
+            max_requests: 10,
+            timeout_s: 600,
+        }
+    }
+}
+
+/// How a plugin may ask its callers for their roots (`[plugin.roots]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RootsPolicy {
+    /// How long one request may wait for the client, in seconds.
+    pub timeout_s: u64,
+}
+
+impl Default for RootsPolicy {
+    fn default() -> Self {
+        RootsPolicy { timeout_s: 60 }
+    }
 }
 
 /// What one plugin may consume. Every limit is per plugin; defaults are safe
@@ -266,6 +301,10 @@ struct RawPlugin {
     limits: Limits,
     #[serde(default)]
     sampling: SamplingPolicy,
+    #[serde(default)]
+    elicitation: ElicitationPolicy,
+    #[serde(default)]
+    roots: RootsPolicy,
 }
 
 impl Config {
@@ -326,6 +365,7 @@ impl Config {
                 }
             }
             validate_limits(&plugin.limits, &plugin.sampling)
+                .and_then(|()| validate_asking(&plugin.elicitation, &plugin.roots))
                 .with_context(|| format!("plugin `{name}`"))?;
             plugins.push(PluginConfig {
                 name,
@@ -334,6 +374,8 @@ impl Config {
                 grants,
                 limits: plugin.limits,
                 sampling: plugin.sampling,
+                elicitation: plugin.elicitation,
+                roots: plugin.roots,
             });
         }
         let config = Config {
@@ -413,6 +455,23 @@ impl RawLlm {
     }
 }
 
+/// A day, in seconds: the longest any wait may be set to.
+const DAY_S: u64 = 24 * 60 * 60;
+
+/// Zero or more than a day makes no sense for a wait or a count of questions.
+fn validate_asking(elicitation: &ElicitationPolicy, roots: &RootsPolicy) -> Result<()> {
+    for (key, value, max) in [
+        ("elicitation.max_requests", u64::from(elicitation.max_requests), 1000),
+        ("elicitation.timeout_s", elicitation.timeout_s, DAY_S),
+        ("roots.timeout_s", roots.timeout_s, DAY_S),
+    ] {
+        if value == 0 || value > max {
+            bail!("`{key}` = {value} is out of range: use 1 to {max}");
+        }
+    }
+    Ok(())
+}
+
 fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
     let zero = [
         ("limits.memory_mib", limits.memory_mib == 0),
@@ -448,7 +507,6 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
         bail!("`limits.memory_mib` is at most 4096: a wasm32 instance cannot address more");
     }
     // Upper bounds keep every derived duration and size far from overflow.
-    const DAY_S: u64 = 24 * 60 * 60;
     let too_large = [
         ("limits.cpu_time_ms", limits.cpu_time_ms, DAY_S * 1000),
         ("limits.wall_time_s", limits.wall_time_s, DAY_S),

@@ -27,6 +27,8 @@ pub fn default_config() -> Result<Config> {
             }],
             limits: Limits::default(),
             sampling: SamplingPolicy::default(),
+            elicitation: Default::default(),
+            roots: Default::default(),
         }],
         cache_dir: None,
         llm: None,

@@ -2,6 +2,7 @@
 //! benchmarks (`benches/`) share.
 
 pub mod audit;
+pub mod bindings;
 pub mod capabilities;
 pub mod client;
 pub mod config;
@@ -12,6 +13,8 @@ pub mod llm;
 pub mod logging;
 pub mod metrics;
 pub mod mrtr;
+pub mod pages;
+pub mod routes;
 pub mod runtime;
 pub mod scaffold;
 pub mod server;

@@ -1,11 +1,12 @@
-//! Sampling for MCP 2026-07-28 clients: multi round-trip results with parked
-//! calls.
+//! The registry of calls parked for MCP 2026-07-28 clients, and the sealing
+//! of their `requestState`.
 //!
-//! That revision has no server-to-client requests. When a plugin calls
-//! `sample()`, its execution stays suspended in the host (the plugin runs in
-//! its own task, waiting on a channel), and `tools/call` answers
-//! `input_required` with the plugin's request and a sealed `requestState`
-//! naming the parked call. The client's retry carries the answer; it is
+//! That revision has no server-to-client requests. When a plugin asks the
+//! client something (`sample()`, `elicit()`, `list-roots()`), its execution
+//! stays suspended in the host (the plugin runs in its own task, waiting on
+//! the [`Parked`](crate::routes::parked::Parked) route's channel), and
+//! `tools/call` answers `input_required` with the plugin's request and a
+//! sealed `requestState` naming the parked call. The client's retry carries the answer; it is
 //! handed to the waiting plugin, which resumes where it stopped. The plugin
 //! never re-runs, so its side effects happen exactly once, and it cannot tell
 //! this route from a legacy session's.
@@ -14,9 +15,6 @@
 //! tool and its arguments, and expires with the parked call. Each round's
 //! state is good for one retry that answers it.
 
-// MCP sampling is deprecated by SEP-2577 but supported; see capabilities/sampling.rs.
-#![allow(deprecated)]
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -24,20 +22,71 @@ use std::time::{Duration, Instant};
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    ClientCapabilities, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult,
-    InputRequest, InputRequiredResult, InputResponses, RequestStateCodec, RequestStateError,
-    SealOptions,
+    CallToolResult, ClientCapabilities, GetPromptResult, InputRequiredResult, InputResponses,
+    RequestStateCodec, RequestStateError, SealOptions,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::capabilities::notify::{Notifier, NotifyRoute};
-use crate::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, Sampled};
+use crate::capabilities::sampling::SampleRoute;
 use crate::fairness::ClientSlot;
-use crate::runtime::bindings::wasm_mcp::plugin::sampling::Error as SampleError;
+use crate::routes::parked::{self, Parked as ParkingRoute};
+use crate::routes::{Answer, Ask, AskError, Keyed};
 use crate::runtime::{CallContext, CallFailure, Plugin};
+
+/// What a parked call runs: a tool call, or a prompt being filled in.
+pub enum Job {
+    Tool {
+        name: String,
+        /// The arguments, as JSON text.
+        arguments: String,
+    },
+    Prompt {
+        name: String,
+        arguments: Vec<(String, String)>,
+    },
+}
+
+impl Job {
+    /// What a `requestState` is bound to: the kind, the name and the
+    /// arguments, so a state cannot resume another call.
+    fn binding(&self) -> Vec<u8> {
+        match self {
+            Job::Tool { name, arguments } => bind(&format!("tool:{name}"), arguments),
+            Job::Prompt { name, arguments } => {
+                let arguments = serde_json::to_string(arguments).unwrap_or_default();
+                bind(&format!("prompt:{name}"), &arguments)
+            }
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Job::Tool { name, .. } | Job::Prompt { name, .. } => name,
+        }
+    }
+}
+
+/// How a job ended.
+pub enum Outcome {
+    Tool(Result<CallToolResult, CallFailure>),
+    Prompt(Result<GetPromptResult, CallFailure>),
+}
+
+impl Outcome {
+    /// Whether the job failed (a tool's error result counts).
+    fn failed(&self) -> bool {
+        match self {
+            Outcome::Tool(Ok(result)) => result.is_error == Some(true),
+            Outcome::Tool(Err(_)) | Outcome::Prompt(Err(_)) => true,
+            Outcome::Prompt(Ok(_)) => false,
+        }
+    }
+}
+
+type Event = parked::Event<Outcome>;
 
 /// How long a parked call waits for its client's retry, by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -46,7 +95,7 @@ pub const DEFAULT_MAX_PARKED: usize = 1024;
 
 /// What a `tools/call` request gets back: the call's outcome, or a round.
 pub enum Step {
-    Done(Result<String, CallFailure>),
+    Done(Outcome),
     InputRequired(InputRequiredResult),
 }
 
@@ -55,8 +104,11 @@ pub struct Request {
     /// The calling client's share of call slots, held by the call until it
     /// ends (a retry's is not needed: its call holds one already).
     pub slot: Option<ClientSlot>,
-    /// Whether it declared the `sampling` capability.
-    pub can_sample: bool,
+    /// What its client declared it can do.
+    pub capabilities: Option<ClientCapabilities>,
+    /// The host's provider route for `sample()`, when the plugin's route
+    /// takes it for this client.
+    pub provider: Option<Arc<dyn SampleRoute>>,
     /// Cancelled when the client cancels it.
     pub cancel: CancellationToken,
     /// Where its notifications go.
@@ -65,27 +117,24 @@ pub struct Request {
     pub client: Arc<str>,
 }
 
-/// What a running plugin tells the request that drives it.
-enum Event {
-    Sample {
-        request: Box<CreateMessageRequestParams>,
-        /// How long the plugin may wait for this answer (`sampling.timeout_s`).
-        timeout: Duration,
-        answer: oneshot::Sender<Result<CreateMessageResult, SampleError>>,
-    },
-    Done(Result<String, CallFailure>),
+/// One question of a round: sent to the client under `key`, or answered
+/// already (the client lacks the capability).
+enum Slot {
+    Asked { key: String, ask: Ask },
+    Answered(Result<Answer, AskError>),
 }
 
-/// A call suspended inside `sample()`, waiting for its client's retry.
+/// A call suspended in questions to its client, waiting for the client's retry.
 struct Parked {
     round: u32,
-    /// The sealed state and input request of this round, to repeat them to a
-    /// retry that does not carry the answer.
+    /// The sealed state and questions of this round, to repeat them to a
+    /// retry that does not carry every answer.
     state: String,
-    key: String,
-    request: CreateMessageRequestParams,
-    answer: oneshot::Sender<Result<CreateMessageResult, SampleError>>,
+    slots: Vec<Slot>,
+    answers: oneshot::Sender<Vec<Result<Answer, AskError>>>,
     events: mpsc::Receiver<Event>,
+    /// A question the client could not be asked (see [`Driving::missing`]).
+    missing: Option<Ask>,
     /// Stops the plugin if the parked call leaves the table without being
     /// resumed (it expired, or the registry is gone): no client waits for
     /// it. A resumed call disarms it and goes on.
@@ -102,6 +151,10 @@ struct Driving {
     round: u32,
     cancel: CancellationToken,
     notifier: Notifier,
+    /// A question the client lacked the capability for. The plugin got
+    /// `unsupported` and may go on without it; if the call then fails, the
+    /// request fails with -32021 naming the capability.
+    missing: Option<Ask>,
 }
 
 /// The sealed content of `requestState`.
@@ -158,42 +211,48 @@ impl ParkedCalls {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Start `tool` in its own task with a parking route for `sample()`, and
-    /// drive it to its first round or its result. If `request` is cancelled
-    /// (or this future dropped: the client closed the stream) while the
-    /// plugin runs, the plugin is stopped.
+    /// Start `job` in its own task with a parking route for its questions,
+    /// and drive it to its first round or its end. If `request` is
+    /// cancelled (or this future dropped: the client closed the stream)
+    /// while the plugin runs, the plugin is stopped.
     pub async fn start(
         self: &Arc<Self>,
         plugin: Arc<Plugin>,
-        tool: String,
-        arguments: String,
+        job: Job,
         mut request: Request,
     ) -> Result<Step, McpError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let binding = bind(&tool, &arguments);
+        let binding = job.binding();
         let (events, receiver) = mpsc::channel(1);
         let route = Arc::new(ParkingRoute {
             events: events.clone(),
         });
+        let provider = request.provider.take();
         // The call outlives this request once parked; only its driver cancels it.
         let cancel = CancellationToken::new();
         let notifier = Notifier::new(Some(request.route.clone()));
         let call = CallContext::new(
             &plugin,
-            &tool,
+            job.name(),
             request.client.clone(),
             route,
+            provider,
             cancel.clone(),
             notifier.clone(),
         );
         let slot = request.slot.take();
         tokio::spawn(async move {
-            let outcome = plugin.call(&tool, &arguments, call).await;
+            let outcome = match &job {
+                Job::Tool { name, arguments } => {
+                    Outcome::Tool(plugin.call(name, arguments, call).await)
+                }
+                Job::Prompt { name, arguments } => {
+                    Outcome::Prompt(plugin.get_prompt(name, arguments, call).await)
+                }
+            };
             drop(slot);
-            if let Err(unheard) = events.send(Event::Done(outcome)).await
-                && let Event::Done(Err(failure)) = unheard.0
-            {
-                tracing::info!(tool, plugin = %plugin.name, "call ended after its client stopped waiting: {failure}");
+            if events.send(Event::Done(outcome)).await.is_err() {
+                tracing::info!(name = job.name(), plugin = %plugin.name, "call ended after its client stopped waiting");
             }
         });
         let driving = Driving {
@@ -201,6 +260,7 @@ impl ParkedCalls {
             round: 0,
             cancel,
             notifier,
+            missing: None,
         };
         self.drive(id, &binding, driving, request).await
     }
@@ -210,11 +270,10 @@ impl ParkedCalls {
         &self,
         state: &str,
         responses: Option<InputResponses>,
-        tool: &str,
-        arguments: &str,
+        job: &Job,
         request: Request,
     ) -> Result<Step, McpError> {
-        let binding = bind(tool, arguments);
+        let binding = job.binding();
         let payload: StatePayload = self
             .codec
             .open_json_with(state, &binding)
@@ -244,39 +303,46 @@ impl ParkedCalls {
                     None,
                 )
             })?;
-        let Some(response) = responses.and_then(|r| r.get(&parked.key)) else {
-            // The spec asks for the same input_required again.
-            return Ok(Err(input_required(
-                &parked.key,
-                &parked.request,
-                &parked.state,
-            )));
-        };
-        let answer = parse_answer(response).map_err(|why| {
-            McpError::invalid_params(
-                format!(
-                    "inputResponses[\"{}\"] is not a sampling result: {why}",
-                    parked.key
-                ),
-                None,
-            )
-        })?;
+        let mut answers = Vec::with_capacity(parked.slots.len());
+        for slot in &parked.slots {
+            match slot {
+                Slot::Answered(answer) => answers.push(answer.clone()),
+                Slot::Asked { key, ask } => {
+                    let Some(response) = responses.and_then(|r| r.get(key)) else {
+                        // The spec asks for the same input_required again.
+                        return Ok(Err(input_required(&parked.slots, &parked.state)));
+                    };
+                    let answer = ask.parse_answer(response).map_err(|why| {
+                        McpError::invalid_params(
+                            format!(
+                                "inputResponses[\"{key}\"] is not a valid {} result: {why}",
+                                ask.kind()
+                            ),
+                            None,
+                        )
+                    })?;
+                    answers.push(answer);
+                }
+            }
+        }
         let Parked {
-            answer: reply,
+            answers: reply,
             events,
             round,
             stop_when_dropped,
             notifier,
+            missing,
             ..
         } = calls.remove(&payload.call).expect("checked above");
         let cancel = stop_when_dropped.disarm();
         // A plugin that stopped waiting (it ended) has dropped its receiver.
-        let _ = reply.send(answer);
+        let _ = reply.send(answers);
         Ok(Ok(Driving {
             events,
             round,
             cancel,
             notifier,
+            missing,
         }))
     }
 
@@ -288,12 +354,13 @@ impl ParkedCalls {
         driving: Driving,
         request: Request,
     ) -> Result<Step, McpError> {
-        let can_sample = request.can_sample;
+        let capabilities = request.capabilities;
         let Driving {
             mut events,
             mut round,
             cancel,
             notifier,
+            mut missing,
         } = driving;
         // Dropped before the call parks or ends, this stops the plugin.
         let stop_if_abandoned = cancel.clone().drop_guard();
@@ -311,40 +378,43 @@ impl ParkedCalls {
                         None,
                     ));
                 }
-                Some(Event::Done(outcome)) => return Ok(Step::Done(outcome)),
-                Some(Event::Sample {
-                    request: sampling,
+                Some(Event::Done(outcome)) => {
+                    if let Some(ask) = missing.filter(|_| outcome.failed()) {
+                        return Err(missing_capability(&ask));
+                    }
+                    return Ok(Step::Done(outcome));
+                }
+                Some(Event::Ask {
+                    asks,
                     timeout,
-                    answer,
+                    answers,
                 }) => {
-                    if !can_sample {
-                        let _ = answer.send(Err(SampleError::Unsupported(
-                            "the client did not declare the `sampling` capability".into(),
-                        )));
-                        return Err(McpError::missing_required_client_capability(
-                            ClientCapabilities::builder().enable_sampling().build(),
-                        ));
+                    let slots = self.slots_for(asks, round + 1, capabilities.as_ref(), &mut missing);
+                    if !slots.iter().any(|s| matches!(s, Slot::Asked { .. })) {
+                        // Nothing the client can answer: the plugin hears at once.
+                        let _ = answers.send(answered_now(slots));
+                        continue;
                     }
                     round += 1;
-                    let key = format!("sampling-{round}");
                     // One clock for the state, the parked call and the
                     // plugin's wait: the shorter of the TTL and the plugin's
-                    // `sampling.timeout_s`. An answer is never dropped
-                    // silently: it resumes the call, or gets "expired".
+                    // timeout. An answer is never dropped silently: it
+                    // resumes the call, or gets "expired".
                     let wait = self.ttl.min(timeout);
                     let state = self.codec.seal_json_with(
                         &StatePayload { call: id, round },
                         &SealOptions::new().associated_data(binding).ttl(wait),
                     );
                     let state = state.map_err(|e| McpError::internal_error(e.to_string(), None))?;
-                    let result = input_required(&key, &sampling, &state);
+                    let result = input_required(&slots, &state);
                     let mut calls = self.lock();
                     if calls.len() >= self.max_parked {
                         drop(calls);
-                        let _ = answer.send(Err(SampleError::Refused(format!(
+                        let full = format!(
                             "{} calls are already waiting for their clients' answers, the most this host parks; try again later",
                             self.max_parked
-                        ))));
+                        );
+                        let _ = answers.send(vec![Err(AskError::Failed(full)); slots.len()]);
                         continue;
                     }
                     calls.insert(
@@ -352,10 +422,10 @@ impl ParkedCalls {
                         Parked {
                             round,
                             state,
-                            key,
-                            request: *sampling,
-                            answer,
+                            slots,
+                            answers,
                             events,
+                            missing,
                             stop_when_dropped: cancel.drop_guard(),
                             notifier: {
                                 notifier.reroute(None);
@@ -369,6 +439,36 @@ impl ParkedCalls {
                 }
             }
         }
+    }
+
+    /// The slots of a round: each question the client can answer under its
+    /// key (the plugin's, else `<kind>-<round>`), the others answered
+    /// `unsupported` now and remembered in `missing`.
+    fn slots_for(
+        &self,
+        asks: Vec<Keyed>,
+        round: u32,
+        capabilities: Option<&ClientCapabilities>,
+        missing: &mut Option<Ask>,
+    ) -> Vec<Slot> {
+        let mut taken = std::collections::HashSet::new();
+        asks.into_iter()
+            .map(|(key, ask)| {
+                if !ask.is_supported_by(capabilities) {
+                    let unsupported = ask.unsupported();
+                    missing.get_or_insert(ask);
+                    return Slot::Answered(Err(unsupported));
+                }
+                let mut key = key.unwrap_or_else(|| format!("{}-{round}", ask.kind()));
+                let base = key.clone();
+                let mut n = 2;
+                while !taken.insert(key.clone()) {
+                    key = format!("{base}-{n}");
+                    n += 1;
+                }
+                Slot::Asked { key, ask }
+            })
+            .collect()
     }
 
     fn state_error(&self, error: RequestStateError) -> McpError {
@@ -424,103 +524,49 @@ fn bind(tool: &str, arguments: &str) -> Vec<u8> {
     binding
 }
 
-fn input_required(
-    key: &str,
-    request: &CreateMessageRequestParams,
-    state: &str,
-) -> InputRequiredResult {
-    let requests = BTreeMap::from([(
-        key.to_string(),
-        InputRequest::CreateMessage(CreateMessageRequest::new(request.clone())),
-    )]);
+fn input_required(slots: &[Slot], state: &str) -> InputRequiredResult {
+    let requests: BTreeMap<_, _> = slots
+        .iter()
+        .filter_map(|slot| match slot {
+            Slot::Asked { key, ask } => Some((key.clone(), ask.to_input_request())),
+            Slot::Answered(_) => None,
+        })
+        .collect();
     InputRequiredResult::new(Some(requests), Some(state.to_string()))
 }
 
-/// The client's answer: a sampling result, or an error object (code -1
-/// meaning the user declined, as for legacy sampling).
-fn parse_answer(value: &Value) -> Result<Result<CreateMessageResult, SampleError>, String> {
-    let error = value.get("error").unwrap_or(value);
-    if let (Some(code), Some(message)) = (error.get("code"), error.get("message")) {
-        let message = message.as_str().unwrap_or_default().to_string();
-        return Ok(Err(if code.as_i64() == Some(-1) {
-            SampleError::Declined(message)
-        } else {
-            SampleError::Failed(format!("the client answered with error {code}: {message}"))
-        }));
-    }
-    let result: CreateMessageResult =
-        serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
-    result.validate()?;
-    Ok(Ok(result))
-}
-
-/// `sample()` for a 2026-07-28 call: hand the request to the driving
-/// request and wait for the client's retry. The wait has no timer of its
-/// own: the parked call expires at the shorter of the TTL and `timeout`,
-/// and expiry stops the whole call.
-struct ParkingRoute {
-    events: mpsc::Sender<Event>,
-}
-
-impl SampleRoute for ParkingRoute {
-    fn name(&self) -> RouteName {
-        RouteName::CLIENT_ROUND
-    }
-
-    fn sample(
-        &self,
-        request: CreateMessageRequestParams,
-        timeout: Duration,
-    ) -> BoxFuture<'_, Result<Sampled, SampleError>> {
-        Box::pin(async move {
-            let (answer, reply) = oneshot::channel();
-            let asked = Event::Sample {
-                request: Box::new(request),
-                timeout,
-                answer,
-            };
-            if self.events.send(asked).await.is_err() {
-                return Err(SampleError::TimedOut(
-                    "the client is no longer waiting for this call".into(),
-                ));
-            }
-            let answer = reply.await.unwrap_or_else(|_| {
-                Err(SampleError::TimedOut(
-                    "the call ended before the client answered".into(),
-                ))
-            });
-            answer.map(|result| Sampled {
-                result,
-                usage: None,
-            })
+/// The answers of a round no question of which went to the client.
+fn answered_now(slots: Vec<Slot>) -> Vec<Result<Answer, AskError>> {
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Answered(answer) => answer,
+            Slot::Asked { ask, .. } => Err(ask.unsupported()),
         })
-    }
+        .collect()
+}
+
+/// `-32021` for a question the client cannot answer. Clients often print
+/// only the message, so it names the capability and what to do.
+pub fn missing_capability(ask: &Ask) -> McpError {
+    let mut error = McpError::missing_required_client_capability(ask.required_capability());
+    error.message = format!(
+        "Missing required client capability: `{}`. This tool asks the client for {} during the call; declare the `{}` capability in the request's clientCapabilities (from a client that supports it) and call again",
+        ask.kind(),
+        match ask {
+            Ask::Sample(_) => "an LLM completion (sampling)",
+            Ask::Elicit(_) => "input from its user (elicitation)",
+            Ask::ListRoots => "its roots",
+        },
+        ask.kind()
+    )
+    .into();
+    error
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn answers_parse_as_results_or_errors() {
-        let ok =
-            json!({"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"});
-        assert!(matches!(parse_answer(&ok), Ok(Ok(_))));
-        let declined = json!({"code": -1, "message": "User rejected sampling request"});
-        assert!(
-            matches!(parse_answer(&declined), Ok(Err(SampleError::Declined(m))) if m.contains("rejected"))
-        );
-        let wrapped = json!({"error": {"code": -32603, "message": "boom"}});
-        assert!(matches!(
-            parse_answer(&wrapped),
-            Ok(Err(SampleError::Failed(_)))
-        ));
-        assert!(parse_answer(&json!({"nonsense": true})).is_err());
-        let user_role =
-            json!({"role": "user", "content": {"type": "text", "text": "hi"}, "model": "m"});
-        assert!(parse_answer(&user_role).is_err());
-    }
 
     #[test]
     fn bindings_differ_by_tool_and_arguments() {

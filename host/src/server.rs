@@ -16,21 +16,29 @@ use std::time::Instant;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
     CompleteRequestParams, CompleteResult, ContentBlock, CustomRequest, CustomResult,
-    Implementation, ListPromptsRequestMethod, ListPromptsResult,
-    ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
-    ListResourcesResult, ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion,
-    ServerCapabilities, ServerConfig, SetLevelRequestParams, Tool,
+    GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse, Implementation,
+    ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult,
+    ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion,
+    CacheScope, ReadResourceRequestMethod, ReadResourceRequestParams, ReadResourceResponse,
+    Reference,
+    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestMethod,
+    SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
 
 use crate::capabilities::notify::{Notifier, NotifyRoute};
-use crate::capabilities::sampling::{ClientSession, SampleRoute, Unavailable};
+use crate::capabilities::sampling::SampleRoute;
 use crate::config::SamplingRoute;
 use crate::fairness::{ClientKey, ClientLimits};
 use crate::llm::Provider;
 use crate::llm::route::ProviderRoute;
-use crate::mrtr::{ParkedCalls, Step};
+use crate::mrtr::{Job, Outcome, ParkedCalls, Step};
+use crate::pages::{self, Page};
+use crate::routes::session::Session;
+use crate::routes::ClientRoute;
+use crate::runtime::exports::CompletionTarget;
 use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
 
 /// One handler per MCP session (or per request, for 2026-07-28 HTTP); all
@@ -117,15 +125,14 @@ impl McpServer {
         &self,
         plugin: &Plugin,
         context: &RequestContext<RoleServer>,
-    ) -> Option<Arc<Provider>> {
+    ) -> Option<Arc<dyn SampleRoute>> {
         let provider = self.provider.as_ref()?;
-        match plugin.sampling_policy.route(true) {
-            SamplingRoute::Provider => Some(provider.clone()),
-            SamplingRoute::ClientOrProvider if !client_declared_sampling(context) => {
-                Some(provider.clone())
-            }
-            _ => None,
-        }
+        let takes_it = match plugin.sampling_policy.route(true) {
+            SamplingRoute::Provider => true,
+            SamplingRoute::ClientOrProvider => !client_declared_sampling(context),
+            SamplingRoute::Client => false,
+        };
+        takes_it.then(|| Arc::new(ProviderRoute(provider.clone())) as Arc<dyn SampleRoute>)
     }
 
     /// Where this request's progress and log notifications go.
@@ -142,18 +149,29 @@ impl McpServer {
         }
     }
 
-    /// How `sample()` reaches a legacy (session) client.
-    fn session_route(&self, context: &RequestContext<RoleServer>) -> Arc<dyn SampleRoute> {
-        if client_declared_sampling(context) {
-            Arc::new(ClientSession {
-                peer: context.peer.clone(),
-            })
-        } else {
-            Arc::new(Unavailable(
-                "the calling client did not declare the MCP `sampling` capability, so the tool cannot ask its LLM; use a client that supports sampling, or give the server an LLM provider ([llm] in its config, or `serve --llm`)".into(),
-            ))
-        }
+    /// The context of a prompt, resource or completion request: no client
+    /// can be asked, and the caller is hashed for the logs.
+    fn context_for(
+        &self,
+        plugin: &Plugin,
+        what: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> CallContext {
+        let client_key = self.client_key(context);
+        let client: Arc<str> = crate::audit::client_hash(&format!("{client_key:?}")).into();
+        let mut call = CallContext::without_client(plugin, what, client);
+        call.cancel = context.ct.clone();
+        call
     }
+}
+
+/// How questions reach a legacy (session) client: requests on the call's
+/// own response stream.
+fn session_route(context: &RequestContext<RoleServer>) -> Arc<dyn ClientRoute> {
+    Arc::new(Session {
+        peer: context.peer.clone(),
+        capabilities: context.client_capabilities(),
+    })
 }
 
 fn client_declared_sampling(context: &RequestContext<RoleServer>) -> bool {
@@ -174,21 +192,22 @@ fn is_2026_era(context: &RequestContext<RoleServer>) -> bool {
 fn tool_result(
     plugin: &Plugin,
     tool: &str,
-    outcome: Result<String, CallFailure>,
+    outcome: Result<CallToolResult, CallFailure>,
     started: Instant,
 ) -> Result<CallToolResponse, McpError> {
     let elapsed = started.elapsed();
     let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     let (kind, limit) = match &outcome {
+        Ok(result) if result.is_error == Some(true) => ("tool_error", None),
         Ok(_) => ("ok", None),
         Err(failure @ CallFailure::Limit { key, .. }) => (failure.kind(), Some(*key)),
         Err(failure) => (failure.kind(), None),
     };
     crate::metrics::get().call(&plugin.name, kind, limit, elapsed);
     let result = match outcome {
-        Ok(text) => {
+        Ok(result) => {
             tracing::info!(tool, plugin = %plugin.name, elapsed_ms, "call succeeded");
-            CallToolResult::success(vec![ContentBlock::text(text)])
+            result
         }
         Err(failure) => {
             let shown = failure.to_string();
@@ -199,6 +218,7 @@ fn tool_result(
                     return Err(McpError::internal_error("the call was cancelled", None));
                 }
                 CallFailure::InvalidArguments(_) => "refused the arguments",
+                CallFailure::NotFound(_) => "found no such thing",
                 CallFailure::Trapped(_) => "crashed",
                 CallFailure::Limit { .. } => "hit a limit",
                 CallFailure::Failed(_) => "failed",
@@ -223,10 +243,22 @@ impl ServerHandler for McpServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
+        let mut capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_logging()
             .build();
+        // Declared only when some plugin offers them.
+        if self.runtime.offers_prompts() {
+            capabilities.prompts = Some(Default::default());
+        }
+        if self.runtime.offers_resources() {
+            let mut resources = rmcp::model::ResourcesCapability::default();
+            resources.subscribe = Some(true);
+            capabilities.resources = Some(resources);
+        }
+        if self.runtime.offers_completions() {
+            capabilities.completions = Some(Default::default());
+        }
         let mut info = ServerConfig::new(capabilities);
         info.server_info = Implementation::new("wasm-mcp", env!("CARGO_PKG_VERSION"));
         info.instructions = Some(
@@ -241,54 +273,228 @@ impl ServerHandler for McpServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        if let Some(cursor) = request.and_then(|r| r.cursor) {
-            let shown = crate::capabilities::log::truncate(&cursor, 100);
+        let Page { items, next_cursor } = page_of("tools", self.runtime.tools(), request)?;
+        let mut result = ListToolsResult::with_all_items(items)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Public);
+        result.next_cursor = next_cursor;
+        Ok(result)
+    }
+
+    // Prompts, resources and completions are answered only when declared:
+    // otherwise "method not found", not an empty list.
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        if !self.runtime.offers_prompts() {
+            return Err(McpError::method_not_found::<ListPromptsRequestMethod>());
+        }
+        let Page { items, next_cursor } = page_of("prompts", self.runtime.prompts(), request)?;
+        let mut result = ListPromptsResult::with_all_items(items)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Public);
+        result.next_cursor = next_cursor;
+        Ok(result)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        if !self.runtime.offers_prompts() {
+            return Err(McpError::method_not_found::<GetPromptRequestMethod>());
+        }
+        let Some(plugin) = self.runtime.find_prompt(&request.name) else {
             return Err(McpError::invalid_params(
                 format!(
-                    "unknown cursor {shown:?}: this server lists every tool in one page and never issues a cursor; call tools/list without one"
+                    "unknown prompt `{}`; `prompts/list` names the prompts this server has",
+                    crate::capabilities::log::truncate(&request.name, 200)
                 ),
                 None,
             ));
-        }
-        Ok(ListToolsResult::with_all_items(
-            self.runtime.tools().cloned().collect(),
-        ))
-    }
-
-    // Prompts, resources and completions are not declared, so they are not
-    // answered: "method not found", not an empty list.
-    async fn list_prompts(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListPromptsResult, McpError> {
-        Err(McpError::method_not_found::<ListPromptsRequestMethod>())
+        };
+        let arguments = string_arguments(request.arguments.as_ref(), "prompt arguments")?;
+        let client_key = self.client_key(&context);
+        let client: Arc<str> = crate::audit::client_hash(&format!("{client_key:?}")).into();
+        let provider = self.provider_for(plugin, &context);
+        let outcome = if is_2026_era(&context) {
+            // A prompt may ask the client, like a tool: in this era by rounds.
+            let driver = crate::mrtr::Request {
+                slot: None,
+                capabilities: context.client_capabilities(),
+                provider,
+                cancel: context.ct.clone(),
+                route: self.notify_route(&context),
+                client,
+            };
+            let job = Job::Prompt {
+                name: request.name.clone(),
+                arguments,
+            };
+            let step = match request.request_state {
+                Some(state) => {
+                    self.parked
+                        .resume(&state, request.input_responses, &job, driver)
+                        .await?
+                }
+                None => self.parked.start(plugin.clone(), job, driver).await?,
+            };
+            match step {
+                Step::Done(Outcome::Prompt(outcome)) => outcome,
+                Step::Done(Outcome::Tool(_)) => {
+                    return Err(McpError::internal_error(
+                        "requestState belongs to a tool call, not a prompt",
+                        None,
+                    ));
+                }
+                Step::InputRequired(round) => return Ok(GetPromptResponse::InputRequired(round)),
+            }
+        } else {
+            let call = CallContext::new(
+                plugin,
+                &request.name,
+                client,
+                session_route(&context),
+                provider,
+                context.ct.clone(),
+                Notifier::new(Some(self.notify_route(&context))),
+            );
+            plugin.get_prompt(&request.name, &arguments, call).await
+        };
+        answer(plugin, "prompts/get", outcome, |why| McpError::invalid_params(why, None)).map(Into::into)
     }
 
     async fn list_resources(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        Err(McpError::method_not_found::<ListResourcesRequestMethod>())
+        if !self.runtime.offers_resources() {
+            return Err(McpError::method_not_found::<ListResourcesRequestMethod>());
+        }
+        let Page { items, next_cursor } =
+            page_of("resources", self.runtime.resources(), request)?;
+        let mut result = ListResourcesResult::with_all_items(items)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Public);
+        result.next_cursor = next_cursor;
+        Ok(result)
     }
 
     async fn list_resource_templates(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        Err(McpError::method_not_found::<
-            ListResourceTemplatesRequestMethod,
-        >())
+        if !self.runtime.offers_resources() {
+            return Err(McpError::method_not_found::<
+                ListResourceTemplatesRequestMethod,
+            >());
+        }
+        let Page { items, next_cursor } =
+            page_of("resources/templates", self.runtime.templates(), request)?;
+        let mut result = ListResourceTemplatesResult::with_all_items(items)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Public);
+        result.next_cursor = next_cursor;
+        Ok(result)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        if !self.runtime.offers_resources() {
+            return Err(McpError::method_not_found::<ReadResourceRequestMethod>());
+        }
+        let modern = is_2026_era(&context);
+        let Some(plugin) = self.runtime.find_resource(&request.uri) else {
+            return Err(resource_not_found(&request.uri, modern));
+        };
+        let call = self.context_for(plugin, "a resources/read request", &context);
+        let outcome = plugin.read_resource(&request.uri, call).await;
+        let uri = request.uri.clone();
+        let mut read = answer(plugin, "resources/read", outcome, |_| {
+            resource_not_found(&uri, modern)
+        })?;
+        // A plugin may compute a resource anew on each read, per client.
+        read.ttl_ms = Some(0);
+        read.cache_scope = Some(CacheScope::Private);
+        Ok(read.into())
+    }
+
+    /// Acknowledged for resources this server has. Plugins compute a
+    /// resource when it is read and cannot announce changes, so no update
+    /// notification follows.
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if !self.runtime.offers_resources() {
+            return Err(McpError::method_not_found::<SubscribeRequestMethod>());
+        }
+        match self.runtime.find_resource(&request.uri) {
+            Some(_) => Ok(()),
+            None => Err(resource_not_found(&request.uri, false)),
+        }
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if !self.runtime.offers_resources() {
+            return Err(McpError::method_not_found::<SubscribeRequestMethod>());
+        }
+        let _ = request;
+        Ok(())
     }
 
     async fn complete(
         &self,
-        _request: CompleteRequestParams,
-        _context: RequestContext<RoleServer>,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        Err(McpError::method_not_found::<CompleteRequestMethod>())
+        if !self.runtime.offers_completions() {
+            return Err(McpError::method_not_found::<CompleteRequestMethod>());
+        }
+        let (plugin, target) = match &request.r#ref {
+            Reference::Prompt(prompt) => (
+                self.runtime.find_prompt(&prompt.name),
+                CompletionTarget::Prompt(prompt.name.clone()),
+            ),
+            Reference::Resource(template) => (
+                self.runtime.find_template(&template.uri),
+                CompletionTarget::Template(template.uri.clone()),
+            ),
+            _ => (None, CompletionTarget::Prompt(String::new())),
+        };
+        let Some(plugin) = plugin else {
+            return Err(McpError::invalid_params(
+                "unknown reference: `ref` must name a prompt from prompts/list or a URI template from resources/templates/list",
+                None,
+            ));
+        };
+        if !plugin.world.has_completions() {
+            return Ok(CompleteResult::default());
+        }
+        let filled: Vec<(String, String)> = request
+            .context
+            .as_ref()
+            .and_then(|c| c.arguments.as_ref())
+            .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let argument = (request.argument.name.as_str(), request.argument.value.as_str());
+        let call = self.context_for(plugin, "a completion/complete request", &context);
+        let outcome = plugin.complete(&target, argument, &filled, call).await;
+        let completion = answer(plugin, "completion/complete", outcome, |why| McpError::invalid_params(why, None))?;
+        Ok(CompleteResult::new(completion))
     }
 
     /// rmcp hands over a request of a known method whose params did not
@@ -297,9 +503,38 @@ impl ServerHandler for McpServer {
     async fn on_custom_request(
         &self,
         request: CustomRequest,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
+        // Removed in 2026-07-28: "method not found" whatever the params.
+        if is_2026_era(&context) && matches!(request.method.as_str(), "initialize" | "logging/setLevel")
+        {
+            return Err(McpError::new(
+                rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+                format!(
+                    "`{}` is not part of MCP 2026-07-28 (there are no sessions; send the log level in each request's `_meta`)",
+                    request.method
+                ),
+                None,
+            ));
+        }
         Err(malformed_request(&request.method, request.params.as_ref()))
+    }
+
+    /// What `get_info` says, without `resources.subscribe`: in 2026-07-28
+    /// subscriptions need `subscriptions/listen`, which this server does
+    /// not offer.
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::DiscoverResult, McpError> {
+        let mut info = self.get_info();
+        if let Some(resources) = info.capabilities.resources.as_mut() {
+            resources.subscribe = None;
+        }
+        Ok(rmcp::model::DiscoverResult::from_server_info(
+            self.supported_protocol_versions().into_owned(),
+            info,
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -351,48 +586,48 @@ impl ServerHandler for McpServer {
             }
         };
         let provider = self.provider_for(plugin, &context);
-        // Client sampling in the 2026-07-28 era takes rounds, so the call
-        // parks; with the provider it runs straight through in either era.
-        if is_2026_era(&context) && (request.request_state.is_some() || provider.is_none()) {
+        // In the 2026-07-28 era a question for the client takes a round, so
+        // the call runs in its own task and may park; `sample()` on the
+        // provider route runs straight through within it.
+        if is_2026_era(&context) {
             let driver = crate::mrtr::Request {
                 slot,
-                can_sample: client_declared_sampling(&context),
+                capabilities: context.client_capabilities(),
+                provider,
                 cancel: context.ct.clone(),
                 route,
                 client,
             };
+            let job = Job::Tool {
+                name: request.name.to_string(),
+                arguments,
+            };
             let step = match request.request_state {
                 Some(state) => {
                     self.parked
-                        .resume(
-                            &state,
-                            request.input_responses,
-                            &request.name,
-                            &arguments,
-                            driver,
-                        )
+                        .resume(&state, request.input_responses, &job, driver)
                         .await?
                 }
-                None => {
-                    self.parked
-                        .start(plugin.clone(), request.name.to_string(), arguments, driver)
-                        .await?
-                }
+                None => self.parked.start(plugin.clone(), job, driver).await?,
             };
             return match step {
-                Step::Done(outcome) => tool_result(plugin, &request.name, outcome, started),
+                Step::Done(Outcome::Tool(outcome)) => {
+                    tool_result(plugin, &request.name, outcome, started)
+                }
+                Step::Done(Outcome::Prompt(_)) => Err(McpError::internal_error(
+                    "requestState belongs to a prompt, not a tool call",
+                    None,
+                )),
                 Step::InputRequired(round) => Ok(CallToolResponse::InputRequired(round)),
             };
         }
-        let sampling: Arc<dyn SampleRoute> = match provider {
-            Some(provider) => Arc::new(ProviderRoute(provider)),
-            None => self.session_route(&context),
-        };
+        let session = session_route(&context);
         let call = CallContext::new(
             plugin,
             &request.name,
             client,
-            sampling,
+            session,
+            provider,
             context.ct.clone(),
             Notifier::new(Some(route)),
         );
@@ -402,6 +637,78 @@ impl ServerHandler for McpServer {
         drop(slot);
         tool_result(plugin, &request.name, outcome, started)
     }
+}
+
+/// How long clients may keep a list: the lists change only when the
+/// host restarts, and are the same for every client.
+const LIST_TTL_MS: u64 = 60_000;
+
+/// One page of `items` for a list request.
+fn page_of<'a, T: Clone + 'a>(
+    list: &str,
+    items: impl Iterator<Item = &'a T>,
+    request: Option<PaginatedRequestParams>,
+) -> Result<Page<T>, McpError> {
+    let cursor = request.and_then(|r| r.cursor);
+    pages::page(list, items, cursor.as_deref(), pages::PAGE_SIZE)
+}
+
+/// Arguments of a prompt: MCP sends them as strings.
+fn string_arguments(
+    arguments: Option<&rmcp::model::JsonObject>,
+    what: &str,
+) -> Result<Vec<(String, String)>, McpError> {
+    let Some(arguments) = arguments else {
+        return Ok(Vec::new());
+    };
+    arguments
+        .iter()
+        .map(|(name, value)| match value {
+            serde_json::Value::String(text) => Ok((name.clone(), text.clone())),
+            _ => Err(McpError::invalid_params(
+                format!("{what}: `{name}` must be a string"),
+                None,
+            )),
+        })
+        .collect()
+}
+
+/// MCP's "resource not found", naming the URI: -32002 until 2025-11-25,
+/// -32602 (invalid params) from 2026-07-28 (SEP-2164).
+fn resource_not_found(uri: &str, modern: bool) -> McpError {
+    let shown = crate::capabilities::log::truncate(uri, 200);
+    let message = format!(
+        "resource {shown:?} not found; `resources/list` and `resources/templates/list` say what this server has"
+    );
+    let data = Some(serde_json::json!({ "uri": shown }));
+    if modern {
+        McpError::invalid_params(message, data)
+    } else {
+        McpError::resource_not_found(message, data)
+    }
+}
+
+/// A prompt, resource or completion answer, or the error that says why
+/// there is none: `not_found` for a missing one, `invalid params` for bad
+/// arguments, `internal error` naming the plugin otherwise.
+fn answer<T>(
+    plugin: &Plugin,
+    method: &str,
+    outcome: Result<T, CallFailure>,
+    not_found: impl FnOnce(String) -> McpError,
+) -> Result<T, McpError> {
+    let failure = match outcome {
+        Ok(answer) => return Ok(answer),
+        Err(failure) => failure,
+    };
+    let shown = failure.to_string();
+    tracing::warn!(plugin = %plugin.name, method, "request failed: {}", crate::capabilities::log::truncate(&shown, 1024));
+    Err(match failure {
+        CallFailure::NotFound(why) => not_found(why),
+        CallFailure::InvalidArguments(why) => McpError::invalid_params(why, None),
+        CallFailure::Cancelled => McpError::internal_error("the request was cancelled", None),
+        other => McpError::internal_error(format!("plugin `{}`: {other}", plugin.name), None),
+    })
 }
 
 /// The error for a request rmcp could not parse: `invalid params` naming

@@ -28,9 +28,11 @@ use anyhow::{Context, Result, bail};
 use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt, OpenOptionsSyncExt};
 use cap_std::fs::{Dir, OpenOptions};
 
+use wasmtime::component::{HasSelf, Linker};
+
+use super::log::LogBudget;
+use crate::bindings::files::{Error, Host};
 use crate::config::{Grant, check_relative_path};
-use crate::runtime::CallState;
-use crate::runtime::bindings::wasm_mcp::plugin::files::{Error, Host};
 
 /// A plugin's grants, with their folders opened.
 pub struct Grants {
@@ -416,21 +418,39 @@ fn folder_usage(folder: &Path) -> Usage {
     usage
 }
 
-impl Host for CallState {
+/// One call's appends: the plugin's grants and the call's limits.
+pub struct Appender {
+    pub plugin: Arc<str>,
+    pub grants: Arc<Grants>,
+    /// `limits.append_bytes`.
+    pub append_bytes: usize,
+    /// Refusals are logged within the call's log budget.
+    pub log_budget: LogBudget,
+}
+
+/// Serve `files` to components, each call's [`Appender`] found by `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut Appender,
+) -> wasmtime::Result<()> {
+    crate::bindings::files::add_to_linker::<T, HasSelf<Appender>>(linker, get)
+}
+
+impl Host for Appender {
     async fn append(&mut self, path: String, data: Vec<u8>) -> wasmtime::Result<Result<(), Error>> {
-        let limit = self.call.limits.append_bytes;
+        let limit = self.append_bytes;
         let result = if data.len() > limit {
             Err(Error::QuotaExceeded(format!(
                 "one append may carry at most {limit} bytes (`limits.append_bytes`); this one has {}",
                 data.len()
             )))
         } else {
-            self.call.grants.append(&self.call.plugin, &path, &data)
+            self.grants.append(&self.plugin, &path, &data)
         };
         if let Err(error) = &result {
             let line = format!("append refused: {error:?}");
-            if self.log_budget.admit(&self.call.plugin, line.len()) {
-                tracing::warn!(target: "plugin", plugin = %self.call.plugin, "{line}");
+            if self.log_budget.admit(&self.plugin, line.len()) {
+                tracing::warn!(target: "plugin", plugin = %self.plugin, "{line}");
             }
         }
         Ok(result)

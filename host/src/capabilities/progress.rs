@@ -9,8 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::runtime::CallState;
-use crate::runtime::bindings::wasm_mcp::plugin::progress::Host;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::notify::Notifier;
+use crate::bindings::progress::Host;
 
 /// Reports that may go out back to back.
 pub const BURST: u32 = 10;
@@ -61,18 +63,32 @@ impl ProgressGate {
     }
 }
 
-impl Host for CallState {
+/// One call's progress: which reports pass, and where they go.
+pub struct Reporter {
+    pub gate: ProgressGate,
+    pub notifier: Notifier,
+}
+
+/// Serve `progress` to components, each call's [`Reporter`] found by `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut Reporter,
+) -> wasmtime::Result<()> {
+    crate::bindings::progress::add_to_linker::<T, HasSelf<Reporter>>(linker, get)
+}
+
+impl Host for Reporter {
     async fn report(
         &mut self,
         progress: f64,
         total: Option<f64>,
         message: Option<String>,
     ) -> wasmtime::Result<()> {
-        if !self.progress.admit(progress, total, Instant::now()) {
+        if !self.gate.admit(progress, total, Instant::now()) {
             return Ok(());
         }
         let message = message.map(|m| crate::capabilities::log::truncate(&m, 1024).to_string());
-        self.call.notifier.progress(progress, total, message).await;
+        self.notifier.progress(progress, total, message).await;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use rmcp::model::CreateMessageRequestParams;
 
 use super::{Provider, ProviderKind};
 use crate::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, Sampled};
-use crate::runtime::bindings::wasm_mcp::plugin::sampling::Error;
+use crate::bindings::sampling::Error;
 
 /// `sample()` answered by the host's provider.
 pub struct ProviderRoute(pub Arc<Provider>);

@@ -4,18 +4,23 @@
 //! trap ends only that call.
 
 pub mod cache;
+mod compat;
 mod cpu;
+pub mod exports;
 mod output;
 mod state;
+mod template;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use rmcp::model::{JsonObject, Tool};
+use rmcp::model::{
+    CallToolResult, CompletionInfo, GetPromptResult, JsonObject, ReadResourceResult, Tool,
+};
 use tokio::sync::Semaphore;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, HasSelf, Instance, InstancePre, Linker};
 use wasmtime::{
     Config as EngineConfig, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
     Trap, UpdateDeadline,
@@ -26,21 +31,18 @@ use cache::{CompileCache, Origin};
 use crate::audit::AuditLog;
 use crate::capabilities::files::Grants;
 use crate::capabilities::sampling::budget::SharedBudget;
-use crate::config::{ComponentSource, Config, Limits, PluginConfig, SamplingPolicy};
+use crate::config::{
+    ComponentSource, Config, ElicitationPolicy, Limits, PluginConfig, RootsPolicy, SamplingPolicy,
+};
+use exports::{Answered, CompletionTarget, ListedTool, Offers, OutputSchema, Refusal, World};
 pub use state::{CallContext, CallState};
 
-/// Bindings generated from the WIT contract in `wit/`.
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "tool-plugin",
-        imports: { default: async | trappable },
-        exports: { default: async },
-    });
-}
-
-use bindings::ToolPluginPre;
-use bindings::exports::wasm_mcp::plugin::tools::CallError;
+/// What `list-prompts`, `list-resources` and `list-templates` returned.
+type OfferLists = (
+    Vec<serde_json::Value>,
+    Vec<serde_json::Value>,
+    Vec<serde_json::Value>,
+);
 
 /// How often the engine's epoch advances: the granularity of CPU limits.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -60,13 +62,21 @@ pub struct Plugin {
     pub tools: Vec<Tool>,
     pub limits: Limits,
     pub sampling_policy: SamplingPolicy,
+    pub elicitation_policy: ElicitationPolicy,
+    pub roots_policy: RootsPolicy,
     /// Sampling budgets shared by all the plugin's calls.
     pub budget: Arc<SharedBudget>,
     /// Where its sampling requests are recorded.
     pub audit: Arc<AuditLog>,
+    /// Prompts, resources and resource templates it offers.
+    pub offers: Offers,
+    /// Output schemas by tool name (as listed, prefix included).
+    output_schemas: HashMap<String, Arc<OutputSchema>>,
     /// Permits for calls running (or parked) at once.
     in_flight: Arc<Semaphore>,
-    pre: ToolPluginPre<CallState>,
+    pre: InstancePre<CallState>,
+    /// Which contract it targets, and its exports.
+    pub world: World,
 }
 
 /// Why a tool call produced no result. Each becomes an `isError` tool result.
@@ -87,6 +97,9 @@ pub enum CallFailure {
     },
     #[error("the call was cancelled")]
     Cancelled,
+    /// No such prompt or resource.
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl CallFailure {
@@ -103,6 +116,7 @@ impl CallFailure {
             CallFailure::Trapped(_) => "trapped",
             CallFailure::Limit { .. } => "limit",
             CallFailure::Cancelled => "cancelled",
+            CallFailure::NotFound(_) => "not_found",
         }
     }
 }
@@ -111,6 +125,11 @@ impl CallFailure {
 pub struct Runtime {
     plugins: Vec<Arc<Plugin>>,
     by_tool: HashMap<String, (usize, usize)>,
+    /// Which plugin offers each prompt (by name) and resource (by URI).
+    by_prompt: HashMap<String, usize>,
+    by_resource: HashMap<String, usize>,
+    /// Which plugin offers each resource template (by URI template).
+    by_template: HashMap<String, usize>,
     /// Which instance allocator the engine got.
     pub allocator: Allocator,
 }
@@ -154,6 +173,9 @@ impl Runtime {
         let linker = new_linker(&engine)?;
         let mut plugins: Vec<Arc<Plugin>> = Vec::with_capacity(config.plugins.len());
         let mut by_tool: HashMap<String, (usize, usize)> = HashMap::new();
+        let mut by_prompt = HashMap::new();
+        let mut by_resource = HashMap::new();
+        let mut by_template = HashMap::new();
         for plugin_config in &config.plugins {
             let plugin = Plugin::load(&engine, &linker, plugin_config, options)
                 .await
@@ -171,13 +193,84 @@ impl Runtime {
                     );
                 }
             }
+            let offers = &plugin.offers;
+            let names = [
+                ("prompt", &mut by_prompt, offers.prompts.iter().map(|p| p.name.clone()).collect::<Vec<_>>()),
+                ("resource", &mut by_resource, offers.resources.iter().map(|r| r.uri.clone()).collect()),
+                ("resource template", &mut by_template, offers.templates.iter().map(|t| t.uri_template.clone()).collect()),
+            ];
+            for (what, index_of, keys) in names {
+                for key in keys {
+                    if let Some(other) = index_of.insert(key.clone(), index) {
+                        bail!(
+                            "{what} `{key}` is offered by both plugin `{}` and plugin `{}`: prompt names, resource URIs and templates must be unique; remove one of the plugins from the config",
+                            plugins[other].name,
+                            plugin.name
+                        );
+                    }
+                }
+            }
             plugins.push(Arc::new(plugin));
         }
         Ok(Runtime {
             plugins,
             by_tool,
+            by_prompt,
+            by_resource,
+            by_template,
             allocator,
         })
+    }
+
+    /// Every prompt of every plugin, in config order.
+    pub fn prompts(&self) -> impl Iterator<Item = &rmcp::model::Prompt> {
+        self.plugins.iter().flat_map(|p| p.offers.prompts.iter())
+    }
+
+    /// Every resource of every plugin, in config order.
+    pub fn resources(&self) -> impl Iterator<Item = &rmcp::model::Resource> {
+        self.plugins.iter().flat_map(|p| p.offers.resources.iter())
+    }
+
+    /// Every resource template of every plugin, in config order.
+    pub fn templates(&self) -> impl Iterator<Item = &rmcp::model::ResourceTemplate> {
+        self.plugins.iter().flat_map(|p| p.offers.templates.iter())
+    }
+
+    /// Whether any plugin exports `prompts`, `resources` or `completions`
+    /// and offers something through it (what the server declares).
+    pub fn offers_prompts(&self) -> bool {
+        !self.by_prompt.is_empty()
+    }
+
+    pub fn offers_resources(&self) -> bool {
+        !self.by_resource.is_empty() || !self.by_template.is_empty()
+    }
+
+    pub fn offers_completions(&self) -> bool {
+        self.plugins.iter().any(|p| p.world.has_completions())
+            && (self.offers_prompts() || !self.by_template.is_empty())
+    }
+
+    /// The plugin that offers prompt `name`.
+    pub fn find_prompt(&self, name: &str) -> Option<&Arc<Plugin>> {
+        self.by_prompt.get(name).map(|&i| &self.plugins[i])
+    }
+
+    /// The plugin that offers resource `uri`: the one listing it, else the
+    /// first whose template matches it.
+    pub fn find_resource(&self, uri: &str) -> Option<&Arc<Plugin>> {
+        if let Some(&index) = self.by_resource.get(uri) {
+            return Some(&self.plugins[index]);
+        }
+        self.plugins
+            .iter()
+            .find(|p| p.offers.matchers.iter().any(|m| m.matches(uri)))
+    }
+
+    /// The plugin that offers resource template `uri_template`.
+    pub fn find_template(&self, uri_template: &str) -> Option<&Arc<Plugin>> {
+        self.by_template.get(uri_template).map(|&i| &self.plugins[i])
     }
 
     pub fn plugins(&self) -> &[Arc<Plugin>] {
@@ -210,14 +303,10 @@ impl Plugin {
         tracing::debug!(plugin = %config.name, ?origin, ms = started.elapsed().as_secs_f64() * 1000.0, "component ready");
         let pre = linker.instantiate_pre(&component).map_err(|e| {
             anyhow!(
-                "component {source} needs imports this host does not provide (it must target the `wasm-mcp:plugin/tool-plugin` world and WASI 0.2 only): {e:#}"
+                "component {source} needs imports this host does not provide (it must target a world of wit/plugin.wit, `wasm-mcp:plugin@0.2.0` or 0.1.0, and WASI 0.2 only): {e:#}"
             )
         })?;
-        let pre = ToolPluginPre::new(pre).map_err(|e| {
-            anyhow!(
-                "component {source} does not export the `wasm-mcp:plugin/tools` interface of the `tool-plugin` world: {e:#}"
-            )
-        })?;
+        let world = World::detect(&pre, &source)?;
         let quota_bytes = config.limits.quota_mib.saturating_mul(1024 * 1024);
         let grants = Arc::new(Grants::open(
             &config.grants,
@@ -232,20 +321,31 @@ impl Plugin {
             tools: Vec::new(),
             limits: config.limits,
             sampling_policy: config.sampling,
+            elicitation_policy: config.elicitation,
+            roots_policy: config.roots,
             budget: Arc::new(SharedBudget::new(&config.sampling)),
             audit: options.audit.clone(),
+            offers: Offers::default(),
+            output_schemas: HashMap::new(),
             in_flight: Arc::new(Semaphore::new(config.limits.concurrent_calls)),
             pre,
+            world,
         };
-        plugin.tools = plugin.list_tools().await?;
+        let (listed, offered) = plugin.list_at_load().await?;
+        plugin.describe_tools(listed)?;
+        let (prompts, resources, templates) = offered;
+        plugin.offers = Offers::check(prompts, resources, templates)?;
+        tracing::debug!(plugin = %plugin.name, contract = plugin.world.version(), "plugin loaded");
         Ok(plugin)
     }
 
-    /// Ask the plugin for its tools once, at load, and check what it says.
-    /// The guest runs under the plugin's limits, and a wall clock of at most
-    /// [`LOAD_WALL_TIME`]: a plugin that hangs here must not hang the host.
-    async fn list_tools(&self) -> Result<Vec<Tool>> {
-        let mut store = self.new_store(CallContext::for_loading(self));
+    /// Ask the plugin for its tools (and prompts, resources and templates)
+    /// once, at load. The guest runs under the plugin's limits, and a wall
+    /// clock of at most [`LOAD_WALL_TIME`]: a plugin that hangs here must
+    /// not hang the host.
+    async fn list_at_load(&self) -> Result<(Vec<ListedTool>, OfferLists)> {
+        let call = CallContext::without_client(self, "listing its tools", "host".into());
+        let mut store = self.new_store(call);
         let cpu_used = store.data().cpu.used.clone();
         let wall_time = LOAD_WALL_TIME.min(Duration::from_secs(self.limits.wall_time_s));
         let run = async {
@@ -255,20 +355,29 @@ impl Plugin {
                     instantiation_failure(store.data(), &e)
                 )
             })?;
-            instance
-                .wasm_mcp_plugin_tools()
-                .call_list_tools(&mut store)
+            let tools = exports::list_tools(&self.world, &mut store, &instance)
                 .await
-                .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))
+                .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))?;
+            // Offers are listed in a fresh instance: a call never sees another's state.
+            let mut store = self.new_store(CallContext::without_client(self, "listing its offers", "host".into()));
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            let offers = exports::list_offers(&self.world, &mut store, &instance)
+                .await
+                .map_err(|e| anyhow!("listing prompts or resources failed: {}", classify_trap(store.data(), &e)))?;
+            anyhow::Ok((tools, offers))
         };
-        let listed = tokio::time::timeout(wall_time, cpu::Metered::new(run, cpu_used))
+        tokio::time::timeout(wall_time, cpu::Metered::new(run, cpu_used))
             .await
             .map_err(|_| {
                 anyhow!(
-                    "`list-tools` did not return within {} s; a plugin must list its tools at once",
+                    "listing its tools did not finish within {} s; a plugin must list its tools at once",
                     wall_time.as_secs_f64()
                 )
-            })??;
+            })?
+    }
+
+    /// Check the listed tools and describe them as MCP lists them.
+    fn describe_tools(&mut self, listed: Vec<ListedTool>) -> Result<()> {
         if listed.is_empty() {
             bail!("component {} exports no tools", self.source);
         }
@@ -279,7 +388,6 @@ impl Plugin {
                 listed.len()
             );
         }
-        let mut tools = Vec::with_capacity(listed.len());
         let mut names = std::collections::HashSet::with_capacity(listed.len());
         for tool in listed {
             validate_tool_name(&tool.name)?;
@@ -289,12 +397,19 @@ impl Plugin {
                     tool.name
                 );
             }
-            if tool.input_schema.len() > MAX_SCHEMA_BYTES {
-                bail!(
-                    "tool `{}`: `input-schema` has {} bytes; at most {MAX_SCHEMA_BYTES} are allowed",
-                    tool.name,
-                    tool.input_schema.len()
-                );
+            for (what, schema) in [
+                ("input-schema", Some(&tool.input_schema)),
+                ("output-schema", tool.output_schema.as_ref()),
+            ] {
+                if let Some(schema) = schema
+                    && schema.len() > MAX_SCHEMA_BYTES
+                {
+                    bail!(
+                        "tool `{}`: `{what}` has {} bytes; at most {MAX_SCHEMA_BYTES} are allowed",
+                        tool.name,
+                        schema.len()
+                    );
+                }
             }
             let schema: JsonObject = serde_json::from_str(&tool.input_schema).map_err(|e| {
                 anyhow!(
@@ -310,11 +425,13 @@ impl Plugin {
             }
             let name = format!("{}{}", self.tool_prefix, tool.name);
             validate_tool_name(&name)?;
-            let mut described = Tool::new(name, tool.description, Arc::new(schema));
-            described.title = tool.title;
-            tools.push(described);
+            let (described, output_schema) = exports::describe_tool(name.clone(), &tool, schema)?;
+            if let Some(output_schema) = output_schema {
+                self.output_schemas.insert(name, output_schema);
+            }
+            self.tools.push(described);
         }
-        Ok(tools)
+        Ok(())
     }
 
     /// Calls running or parked now, each holding an instance (or about to).
@@ -328,7 +445,8 @@ impl Plugin {
     /// an instance, without calling the guest.
     #[doc(hidden)]
     pub async fn bench_setup(&self, instantiate: bool) -> Result<()> {
-        let mut store = self.new_store(CallContext::for_loading(self));
+        let call = CallContext::without_client(self, "a benchmark", "host".into());
+        let mut store = self.new_store(call);
         if instantiate {
             self.pre.instantiate_async(&mut store).await?;
         }
@@ -337,7 +455,7 @@ impl Plugin {
 
     /// A store with this plugin's memory and CPU limits.
     fn new_store(&self, call: CallContext) -> Store<CallState> {
-        let mut store = Store::new(self.pre.engine(), CallState::new(call));
+        let mut store = Store::new(self.pre.component().engine(), CallState::new(call));
         store.limiter(|state| &mut state.memory);
         // On every tick while wasm runs: stop the call if its metered CPU
         // time is over budget, else yield so a busy guest shares its thread.
@@ -360,7 +478,93 @@ impl Plugin {
         tool: &str,
         arguments: &str,
         call: CallContext,
-    ) -> Result<String, CallFailure> {
+    ) -> Result<CallToolResult, CallFailure> {
+        // The name the plugin itself exports.
+        let guest_tool = tool.strip_prefix(self.tool_prefix.as_str()).unwrap_or(tool);
+        let schema = self.output_schemas.get(tool).cloned();
+        let value = self
+            .run(call, async |world, store, instance| {
+                exports::call_tool(world, store, instance, guest_tool, arguments).await
+            })
+            .await?;
+        let value = exports::check_tool_result(value, schema.as_deref()).map_err(|why| {
+            CallFailure::Failed(format!("returned an invalid result: {why}"))
+        })?;
+        self.to_mcp(exports::complete_result(value))
+    }
+
+    /// Fill in prompt `name` in a fresh instance.
+    pub async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &[(String, String)],
+        call: CallContext,
+    ) -> Result<GetPromptResult, CallFailure> {
+        let value = self
+            .run(call, async |world, store, instance| {
+                exports::get_prompt(world, store, instance, name, arguments).await
+            })
+            .await?;
+        self.to_mcp(exports::complete_result(value))
+    }
+
+    /// Read resource `uri` in a fresh instance.
+    pub async fn read_resource(
+        &self,
+        uri: &str,
+        call: CallContext,
+    ) -> Result<ReadResourceResult, CallFailure> {
+        let value = self
+            .run(call, async |world, store, instance| {
+                exports::read_resource(world, store, instance, uri).await
+            })
+            .await?;
+        self.to_mcp(exports::complete_result(value))
+    }
+
+    /// Suggest values for an argument of a prompt or template, in a fresh instance.
+    pub async fn complete(
+        &self,
+        target: &CompletionTarget,
+        argument: (&str, &str),
+        context: &[(String, String)],
+        call: CallContext,
+    ) -> Result<CompletionInfo, CallFailure> {
+        let value = self
+            .run(call, async |world, store, instance| {
+                exports::complete(world, store, instance, target, argument, context).await
+            })
+            .await?;
+        self.to_mcp(value)
+    }
+
+    /// A checked answer in MCP's shape, within `limits.result_bytes`.
+    fn to_mcp<T: serde::de::DeserializeOwned>(
+        &self,
+        value: serde_json::Value,
+    ) -> Result<T, CallFailure> {
+        let limit = self.limits.result_bytes;
+        let size = exports::json_size(&value);
+        if size > limit {
+            return Err(CallFailure::limit(
+                "limits.result_bytes",
+                format!(
+                    "result size: the result has {size} bytes, more than {limit} (`limits.result_bytes`)"
+                ),
+            ));
+        }
+        exports::to_mcp(value)
+            .map_err(|why| CallFailure::Failed(format!("returned an invalid answer: {why}")))
+    }
+
+    /// Run one export in a fresh instance under the plugin's limits: a
+    /// permit, CPU and wall clock, memory, cancellation. The store, and with
+    /// it everything the call allocated, is dropped when this returns or is
+    /// cancelled.
+    async fn run<F>(&self, call: CallContext, body: F) -> Result<serde_json::Value, CallFailure>
+    where
+        F: AsyncFnOnce(&World, &mut Store<CallState>, &Instance) -> Answered<serde_json::Value>,
+    {
         let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
             return Err(CallFailure::limit(
                 "limits.concurrent_calls",
@@ -370,8 +574,6 @@ impl Plugin {
                 ),
             ));
         };
-        // The name the plugin itself exports.
-        let guest_tool = tool.strip_prefix(self.tool_prefix.as_str()).unwrap_or(tool);
         let cancel = call.cancel.clone();
         let wall_time = Duration::from_secs(self.limits.wall_time_s);
         let result_limit = self.limits.result_bytes;
@@ -383,25 +585,17 @@ impl Plugin {
                 .instantiate_async(&mut store)
                 .await
                 .map_err(|e| instantiation_failure(store.data(), &e))?;
-            let outcome = instance
-                .wasm_mcp_plugin_tools()
-                .call_call(&mut store, guest_tool, arguments)
-                .await;
-            match outcome {
-                Ok(Ok(text)) if text.len() > result_limit => Err(CallFailure::limit(
-                    "limits.result_bytes",
-                    format!(
-                        "result size: the result has {} bytes, more than {result_limit} (`limits.result_bytes`)",
-                        text.len()
-                    ),
-                )),
-                Ok(Ok(text)) => Ok(text),
+            match body(&self.world, &mut store, &instance).await {
+                Ok(Ok(value)) => Ok(value),
                 // Error texts count against the same limit as results.
-                Ok(Err(CallError::InvalidArguments(why))) => {
+                Ok(Err(Refusal::InvalidArguments(why))) => {
                     Err(CallFailure::InvalidArguments(cap_text(why, result_limit)))
                 }
-                Ok(Err(CallError::Failed(why))) => {
+                Ok(Err(Refusal::Failed(why))) => {
                     Err(CallFailure::Failed(cap_text(why, result_limit)))
+                }
+                Ok(Err(Refusal::NotFound(why))) => {
+                    Err(CallFailure::NotFound(cap_text(why, 1024)))
                 }
                 Err(trap) => Err(classify_trap(store.data(), &trap)),
             }
@@ -460,7 +654,7 @@ fn instantiation_failure(state: &CallState, error: &wasmtime::Error) -> CallFail
 
 /// Name the limit behind a trap when one was hit, else describe the trap.
 fn classify_trap(state: &CallState, error: &wasmtime::Error) -> CallFailure {
-    let limits = &state.call.limits;
+    let limits = &state.limits;
     if state.cpu.hit {
         return CallFailure::limit(
             "limits.cpu_time_ms",
@@ -616,12 +810,24 @@ fn spawn_epoch_ticker(engine: Engine) -> Result<Engine> {
     Ok(engine)
 }
 
+/// WASI with nothing granted, and each capability served from its own
+/// part of the call's state; 0.1's imports are served by the same code.
 fn new_linker(engine: &Engine) -> Result<Linker<CallState>> {
+    use crate::capabilities::{ask, elicitation, files, log, progress, roots, sampling};
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    bindings::ToolPlugin::add_to_linker::<CallState, wasmtime::component::HasSelf<CallState>>(
-        &mut linker,
-        |state| state,
-    )?;
+    crate::bindings::content::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+    sampling::add_to_linker(&mut linker, |s: &mut CallState| &mut s.sampling)?;
+    elicitation::add_to_linker(&mut linker, |s: &mut CallState| &mut s.elicitation)?;
+    roots::add_to_linker(&mut linker, |s: &mut CallState| &mut s.roots)?;
+    ask::add_to_linker(&mut linker, |s: &mut CallState| ask::Questions {
+        sampling: &mut s.sampling,
+        elicitation: &mut s.elicitation,
+        roots: &mut s.roots,
+    })?;
+    files::add_to_linker(&mut linker, |s: &mut CallState| &mut s.files)?;
+    log::add_to_linker(&mut linker, |s: &mut CallState| &mut s.log)?;
+    progress::add_to_linker(&mut linker, |s: &mut CallState| &mut s.progress)?;
+    compat::add_v0_1_imports(&mut linker)?;
     Ok(linker)
 }

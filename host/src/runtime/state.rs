@@ -11,13 +11,17 @@ use super::Plugin;
 use super::cpu::CpuUsed;
 use super::output::CapturedOutput;
 use crate::audit::AuditLog;
-use crate::capabilities::files::Grants;
-use crate::capabilities::log::LogBudget;
+use crate::capabilities::Caller;
+use crate::capabilities::elicitation::Elicitor;
+use crate::capabilities::files::{Appender, Grants};
+use crate::capabilities::log::{LogBudget, Logger};
 use crate::capabilities::notify::Notifier;
-use crate::capabilities::progress::ProgressGate;
+use crate::capabilities::progress::{ProgressGate, Reporter};
+use crate::capabilities::roots::RootsAsker;
 use crate::capabilities::sampling::budget::SharedBudget;
-use crate::capabilities::sampling::{SampleRoute, Unavailable};
-use crate::config::{Limits, SamplingPolicy};
+use crate::capabilities::sampling::{ClientSampling, SampleRoute, Sampler};
+use crate::config::{ElicitationPolicy, Limits, RootsPolicy, SamplingPolicy};
+use crate::routes::{ClientRoute, Nobody};
 
 /// How much of a plugin's stdout and stderr is kept per call.
 const CAPTURED_OUTPUT_CAP: usize = 16 * 1024;
@@ -45,12 +49,16 @@ pub struct CallContext {
     pub client: Arc<str>,
     pub grants: Arc<Grants>,
     /// Where `sample()` goes: the calling client, by whatever route its
-    /// protocol era needs.
+    /// protocol era needs, or the host's provider.
     pub sampling: Arc<dyn SampleRoute>,
+    /// Where `elicit()` and `list-roots()` go: the calling client.
+    pub client_route: Arc<dyn ClientRoute>,
     /// Cancelled when the client cancels the call.
     pub cancel: CancellationToken,
     pub limits: Limits,
     pub sampling_policy: SamplingPolicy,
+    pub elicitation_policy: ElicitationPolicy,
+    pub roots_policy: RootsPolicy,
     /// The plugin's sampling budgets, shared by its calls.
     pub budget: Arc<SharedBudget>,
     /// Where sampling requests are recorded.
@@ -60,40 +68,50 @@ pub struct CallContext {
 }
 
 impl CallContext {
-    /// A call of `tool` of `plugin` by `client` (hashed), whose `sample()`
-    /// goes along `sampling`.
+    /// A call of `tool` of `plugin` by `client` (hashed), whose questions
+    /// go along `client_route`, and whose `sample()` goes along `sampling`
+    /// (the client's route unless the host's provider takes it).
     pub fn new(
         plugin: &Plugin,
         tool: &str,
         client: Arc<str>,
-        sampling: Arc<dyn SampleRoute>,
+        client_route: Arc<dyn ClientRoute>,
+        sampling: Option<Arc<dyn SampleRoute>>,
         cancel: CancellationToken,
         notifier: Notifier,
     ) -> Self {
+        let sampling =
+            sampling.unwrap_or_else(|| Arc::new(ClientSampling(client_route.clone())));
         CallContext {
             plugin: plugin.name.as_str().into(),
             tool: tool.into(),
             client,
             grants: plugin.grants.clone(),
             sampling,
+            client_route,
             cancel,
             limits: plugin.limits,
             sampling_policy: plugin.sampling_policy,
+            elicitation_policy: plugin.elicitation_policy,
+            roots_policy: plugin.roots_policy,
             budget: plugin.budget.clone(),
             audit: plugin.audit.clone(),
             notifier,
         }
     }
 
-    /// The context of the load-time `list-tools` call: no client, no sampling.
-    pub(super) fn for_loading(plugin: &Plugin) -> Self {
-        let nobody =
-            Unavailable("no client is calling: the host is listing the plugin's tools".into());
+    /// The context of a call no client can be asked in: the load-time
+    /// listing (`what` says which), or a prompt, resource or completion.
+    pub fn without_client(plugin: &Plugin, what: &str, client: Arc<str>) -> Self {
+        let nobody = Nobody(format!(
+            "only tool calls may ask the client; this is {what}"
+        ));
         CallContext::new(
             plugin,
-            "list-tools",
-            "host".into(),
+            what,
+            client,
             Arc::new(nobody),
+            None,
             CancellationToken::new(),
             Notifier::default(),
         )
@@ -178,19 +196,20 @@ pub struct CpuBudget {
     pub hit: bool,
 }
 
-/// The data of one store.
+/// The data of one store: the capabilities' per-call contexts, the limits'
+/// accounting and a WASI context with nothing in it. It only aggregates;
+/// each capability is served from its own field (see `new_linker`).
 pub struct CallState {
-    pub call: CallContext,
+    pub plugin: Arc<str>,
+    pub limits: Limits,
     pub memory: MemoryGuard,
     pub cpu: CpuBudget,
-    /// `sample()` calls made so far in this call.
-    pub samples_made: u32,
-    /// Tokens its sampling requests used (reported or estimated).
-    pub tokens_used: u64,
-    /// What the call may still log.
-    pub log_budget: LogBudget,
-    /// Which progress reports reach the client.
-    pub progress: ProgressGate,
+    pub sampling: Sampler,
+    pub elicitation: Elicitor,
+    pub roots: RootsAsker,
+    pub files: Appender,
+    pub log: Logger,
+    pub progress: Reporter,
     wasi: WasiCtx,
     table: ResourceTable,
     stdout: CapturedOutput,
@@ -211,23 +230,53 @@ impl CallState {
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);
+        let limits = call.limits;
         let memory = MemoryGuard::new(
-            usize::try_from(call.limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
+            usize::try_from(limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
         );
-        let log_budget = LogBudget::new(call.limits.log_lines, call.limits.log_bytes);
+        let log_budget = LogBudget::new(limits.log_lines, limits.log_bytes);
         let cpu = CpuBudget {
             used: CpuUsed::default(),
-            budget: std::time::Duration::from_millis(call.limits.cpu_time_ms),
+            budget: std::time::Duration::from_millis(limits.cpu_time_ms),
             hit: false,
         };
+        let caller = Caller {
+            plugin: call.plugin.clone(),
+            tool: call.tool.clone(),
+            client: call.client.clone(),
+        };
         CallState {
-            call,
+            plugin: call.plugin.clone(),
+            limits,
             memory,
             cpu,
-            samples_made: 0,
-            tokens_used: 0,
-            log_budget,
-            progress: ProgressGate::default(),
+            sampling: Sampler::new(
+                caller.clone(),
+                call.sampling,
+                call.sampling_policy,
+                call.budget,
+                call.audit,
+            ),
+            elicitation: Elicitor::new(caller, call.client_route.clone(), call.elicitation_policy),
+            roots: RootsAsker {
+                route: call.client_route,
+                policy: call.roots_policy,
+            },
+            files: Appender {
+                plugin: call.plugin.clone(),
+                grants: call.grants,
+                append_bytes: limits.append_bytes,
+                log_budget: log_budget.clone(),
+            },
+            log: Logger {
+                plugin: call.plugin,
+                budget: log_budget,
+                notifier: call.notifier.clone(),
+            },
+            progress: Reporter {
+                gate: ProgressGate::default(),
+                notifier: call.notifier,
+            },
             wasi,
             table,
             stdout,
@@ -241,12 +290,12 @@ impl CallState {
         for (stream, output) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
             let (text, dropped) = output.take();
             for line in text.lines().filter(|l| !l.is_empty()) {
-                if self.log_budget.admit(&self.call.plugin, line.len()) {
-                    tracing::info!(target: "plugin", plugin = %self.call.plugin, stream, "{line}");
+                if self.log.budget.admit(&self.plugin, line.len()) {
+                    tracing::info!(target: "plugin", plugin = %self.plugin, stream, "{line}");
                 }
             }
             if dropped > 0 {
-                tracing::warn!(target: "plugin", plugin = %self.call.plugin, stream, dropped, "plugin output over the {CAPTURED_OUTPUT_CAP}-byte cap was dropped");
+                tracing::warn!(target: "plugin", plugin = %self.plugin, stream, dropped, "plugin output over the {CAPTURED_OUTPUT_CAP}-byte cap was dropped");
             }
         }
     }
@@ -269,3 +318,6 @@ impl WasiView for CallState {
         }
     }
 }
+
+/// `content` holds only types; its (empty) host side is here.
+impl crate::bindings::content::Host for CallState {}

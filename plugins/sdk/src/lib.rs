@@ -1,14 +1,21 @@
-//! Write wasm-mcp tools as typed Rust functions.
+//! Write wasm-mcp plugins (contract `wasm-mcp:plugin@0.2.0`) as typed Rust
+//! functions.
 //!
 //! A tool is a function from a `Deserialize + JsonSchema` arguments struct
-//! to `Result<String, ToolError>`. [`tools!`] exports a list of them: it
-//! derives each tool's JSON Schema, parses and checks the arguments, and
-//! turns errors into the WIT contract's typed errors. The host imports are
-//! wrapped as plain functions: [`sample_text`] and [`Sample`] borrow the
-//! calling client's LLM, [`append`] writes to granted files, [`log`] logs.
+//! to `Result<R, ToolError>`, where `R` is text, [`Content`], a list of
+//! them, a whole [`ToolResult`], or (with `-> Output` in [`tools!`]) a
+//! `Serialize + JsonSchema` value returned as structured output. [`tools!`]
+//! exports them: it derives each tool's JSON Schema (and output schema),
+//! parses and checks the arguments, and turns errors into the contract's
+//! typed errors. [`prompts!`], [`resources!`] and [`completions!`] add
+//! prompts, resources and argument completion, in the same module.
+//!
+//! The host imports are plain functions: [`sample_text`] and [`Sample`]
+//! borrow the calling client's LLM, [`elicit`] asks its user, [`roots`]
+//! lists its roots, [`append`] writes to granted files, [`log`] logs.
 //!
 //! ```ignore
-//! use wasm_mcp_sdk::{JsonSchema, ToolError, append, sample_text, tools};
+//! use wasm_mcp_sdk::{JsonSchema, ToolError, sample_text, tools};
 //!
 //! #[derive(serde::Deserialize, JsonSchema)]
 //! struct Args { text: String }
@@ -17,18 +24,29 @@
 //!     Ok(sample_text(format!("Shout this: {}", args.text), 50)?)
 //! }
 //!
-//! tools! { shout(Args) => "Shouts the text, with help from your LLM." }
+//! tools! { shout(Args) [read_only] => "Shouts the text, with help from your LLM." }
 //! ```
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "tool-plugin",
+        world: "plugin",
         pub_export_macro: true,
         default_bindings_module: "wasm_mcp_sdk::bindings",
     });
 }
+
+mod ask;
+mod content;
+mod offers;
+
+pub use ask::{
+    Batch, ElicitError, Elicited, Replies, Root, RootsError, elicit, elicit_with_schema,
+    form_schema_of, roots,
+};
+pub use content::{Content, IntoToolResult, Message, Role, ToolResult};
+pub use offers::{Body, Completion, Reference, Vars};
 
 pub use schemars::JsonSchema;
 #[doc(hidden)]
@@ -37,7 +55,9 @@ pub use {schemars, serde_json};
 use bindings::exports::wasm_mcp::plugin::tools::CallError;
 use bindings::wasm_mcp::plugin::{files, logging, progress as progress_import, sampling};
 
-pub use sampling::{Content, Role, StopReason};
+pub use sampling::StopReason;
+/// A piece of a sampling message or answer (text, image, audio).
+pub use sampling::Content as SampleContent;
 
 /// Why a tool call produced no result.
 #[derive(Debug)]
@@ -46,6 +66,8 @@ pub enum ToolError {
     InvalidArguments(String),
     /// The tool ran and failed; say why.
     Failed(String),
+    /// No such prompt or resource (for prompts and resources).
+    NotFound(String),
 }
 
 impl ToolError {
@@ -58,7 +80,7 @@ impl std::fmt::Display for ToolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ToolError::InvalidArguments(why) => write!(f, "invalid arguments: {why}"),
-            ToolError::Failed(why) => f.write_str(why),
+            ToolError::Failed(why) | ToolError::NotFound(why) => f.write_str(why),
         }
     }
 }
@@ -68,7 +90,7 @@ impl From<ToolError> for CallError {
     fn from(error: ToolError) -> Self {
         match error {
             ToolError::InvalidArguments(why) => CallError::InvalidArguments(why),
-            ToolError::Failed(why) => CallError::Failed(why),
+            ToolError::Failed(why) | ToolError::NotFound(why) => CallError::Failed(why),
         }
     }
 }
@@ -123,7 +145,7 @@ impl Sample {
             request: sampling::Request {
                 messages: vec![sampling::Message {
                     role: Role::User,
-                    content: vec![Content::Text(prompt.into())],
+                    content: vec![SampleContent::Text(prompt.into())],
                 }],
                 system_prompt: None,
                 max_tokens: 1000,
@@ -158,7 +180,7 @@ impl Sample {
     pub fn message(mut self, role: Role, text: impl Into<String>) -> Self {
         self.request.messages.push(sampling::Message {
             role,
-            content: vec![Content::Text(text.into())],
+            content: vec![SampleContent::Text(text.into())],
         });
         self
     }
@@ -166,7 +188,7 @@ impl Sample {
     /// Attach an image to the last message.
     pub fn image(mut self, data: Vec<u8>, mime_type: impl Into<String>) -> Self {
         if let Some(last) = self.request.messages.last_mut() {
-            last.content.push(Content::Image(sampling::Media {
+            last.content.push(SampleContent::Image(sampling::Media {
                 data,
                 mime_type: mime_type.into(),
             }));
@@ -192,6 +214,10 @@ impl Sample {
     pub fn send(self) -> Result<Answer, SampleError> {
         sampling::sample(&self.request).map(Answer)
     }
+
+    pub(crate) fn into_request(self) -> sampling::Request {
+        self.request
+    }
 }
 
 /// The model's answer.
@@ -204,7 +230,7 @@ impl Answer {
             .content
             .iter()
             .filter_map(|c| match c {
-                Content::Text(text) => Some(text.as_str()),
+                SampleContent::Text(text) => Some(text.as_str()),
                 _ => None,
             })
             .collect()
@@ -249,7 +275,24 @@ pub mod log {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bindings::exports::wasm_mcp::plugin::tools::{CallError, Guest, Tool};
+    pub use crate::bindings::exports::wasm_mcp::plugin::completions::{
+        Completion as WitCompletion, Guest as CompletionsGuest, Reference as WitReference,
+    };
+    pub use crate::bindings::exports::wasm_mcp::plugin::prompts::{
+        Error as PromptError, Filled, Guest as PromptsGuest, Prompt,
+    };
+    pub use crate::bindings::exports::wasm_mcp::plugin::resources::{
+        Error as ResourceError, Guest as ResourcesGuest, Resource, Template,
+    };
+    pub use crate::bindings::exports::wasm_mcp::plugin::tools::{
+        Annotations, CallError, Guest, Tool, ToolResult as WitToolResult,
+    };
+    pub use crate::ask::object_of_strings;
+    pub use crate::offers::{
+        CompletionsOffer, NoCompletions, NoPrompts, NoResources, PromptEntry, PromptsOffer,
+        ResourceEntry, ResourcesOffer, fill_prompt, list_prompts, list_resources, list_templates,
+        prompt_arguments, read_resource,
+    };
 
     /// The JSON Schema of `T`, as the WIT wants it: JSON text of an object schema.
     pub fn schema_of<T: schemars::JsonSchema>() -> String {
@@ -265,33 +308,131 @@ pub mod __private {
     pub fn parse<T: serde::de::DeserializeOwned>(arguments: &str) -> Result<T, CallError> {
         serde_json::from_str(arguments).map_err(|e| CallError::InvalidArguments(e.to_string()))
     }
+
+    /// A tool with no hints yet.
+    pub fn tool(name: &str, description: &str, input_schema: String) -> Tool {
+        Tool {
+            name: name.into(),
+            title: None,
+            description: description.into(),
+            input_schema,
+            output_schema: None,
+            annotations: None,
+        }
+    }
+
+    /// Hints written in `[...]` after a tool's arguments.
+    pub mod hint {
+        use super::{Annotations, Tool};
+
+        fn annotations(tool: &mut Tool) -> &mut Annotations {
+            tool.annotations.get_or_insert(Annotations {
+                read_only: None,
+                destructive: None,
+                idempotent: None,
+                open_world: None,
+            })
+        }
+
+        /// `[input_schema = TEXT]`: the arguments' JSON Schema exactly as
+        /// written, instead of the one derived from the arguments type (for
+        /// keywords a derived schema cannot say, like `if`/`then`).
+        pub fn input_schema(tool: &mut Tool, schema: &str) {
+            tool.input_schema = schema.into();
+        }
+        /// `[title = "..."]`: a display name.
+        pub fn title(tool: &mut Tool, title: &str) {
+            tool.title = Some(title.into());
+        }
+        /// `[read_only]`: changes nothing.
+        pub fn read_only(tool: &mut Tool) {
+            annotations(tool).read_only = Some(true);
+        }
+        /// `[destructive]`: may destroy or overwrite.
+        pub fn destructive(tool: &mut Tool) {
+            annotations(tool).destructive = Some(true);
+        }
+        /// `[additive]`: only adds (not destructive).
+        pub fn additive(tool: &mut Tool) {
+            annotations(tool).destructive = Some(false);
+        }
+        /// `[idempotent]`: a repeat with the same arguments does nothing more.
+        pub fn idempotent(tool: &mut Tool) {
+            annotations(tool).idempotent = Some(true);
+        }
+        /// `[open_world]`: reaches outside things.
+        pub fn open_world(tool: &mut Tool) {
+            annotations(tool).open_world = Some(true);
+        }
+        /// `[closed_world]`: touches only its own world.
+        pub fn closed_world(tool: &mut Tool) {
+            annotations(tool).open_world = Some(false);
+        }
+    }
+
+    /// A tool's success, as the WIT wants it.
+    pub fn finish<R: crate::IntoToolResult>(
+        result: Result<R, crate::ToolError>,
+    ) -> Result<WitToolResult, CallError> {
+        result
+            .map(|r| r.into_tool_result().into())
+            .map_err(Into::into)
+    }
+
+    /// A structured tool's success: the value as structured output.
+    pub fn finish_structured<T: serde::Serialize>(
+        result: Result<T, crate::ToolError>,
+    ) -> Result<WitToolResult, CallError> {
+        result
+            .map(|value| crate::ToolResult::structured(&value).into())
+            .map_err(Into::into)
+    }
 }
 
 /// Export tools: `tools! { name(Args) => "description", ... }`, where each
-/// `name` is a `fn(Args) -> Result<String, ToolError>` and `Args` derives
-/// `Deserialize` and `JsonSchema`. The function's name is the tool's name.
+/// `name` is a `fn(Args) -> Result<R, ToolError>` and `Args` derives
+/// `Deserialize` and `JsonSchema`; `R` is text, [`Content`], a list of
+/// them, or a [`ToolResult`]. The function's name is the tool's name.
+///
+/// - `name(Args) -> Output => "..."`: the function returns
+///   `Result<Output, ToolError>` and `Output` (`Serialize + JsonSchema`)
+///   becomes the tool's structured output and `output-schema`.
+/// - `name(Args) [read_only, idempotent, title = "Name"] => "..."`: hints
+///   (`read_only`, `destructive`, `additive`, `idempotent`, `open_world`,
+///   `closed_world`), a display title, and `input_schema = TEXT` to list a
+///   hand-written schema instead of the derived one.
+///
+/// [`prompts!`], [`resources!`] and [`completions!`] may follow in the same
+/// module; `tools!` exports whatever they define.
 #[macro_export]
 macro_rules! tools {
-    ($($tool:ident($args:ty) => $description:expr),+ $(,)?) => {
-        struct __WasmMcpTools;
+    ($($tool:ident($args:ty) $(-> $output:ty)? $([$($hint:ident $(= $value:expr)?),* $(,)?])? => $description:expr),+ $(,)?) => {
+        /// The plugin `tools!` exports, with whatever prompts, resources and
+        /// completions the module defines.
+        pub struct __WasmMcpPlugin;
 
-        impl $crate::__private::Guest for __WasmMcpTools {
+        impl $crate::__private::Guest for __WasmMcpPlugin {
             fn list_tools() -> ::std::vec::Vec<$crate::__private::Tool> {
-                ::std::vec![$($crate::__private::Tool {
-                    name: ::std::string::String::from(stringify!($tool)),
-                    title: ::std::option::Option::None,
-                    description: ::std::string::String::from($description),
-                    input_schema: $crate::__private::schema_of::<$args>(),
+                ::std::vec![$({
+                    #[allow(unused_mut)]
+                    let mut tool = $crate::__private::tool(
+                        stringify!($tool),
+                        &::std::string::String::from($description),
+                        $crate::__private::schema_of::<$args>(),
+                    );
+                    $(tool.output_schema = ::std::option::Option::Some($crate::__private::schema_of::<$output>());)?
+                    $($($crate::__private::hint::$hint(&mut tool $(, $value)?);)*)?
+                    tool
                 }),+]
             }
 
             fn call(
                 name: ::std::string::String,
                 arguments: ::std::string::String,
-            ) -> ::std::result::Result<::std::string::String, $crate::__private::CallError> {
+            ) -> ::std::result::Result<$crate::__private::WitToolResult, $crate::__private::CallError> {
                 $(if name == stringify!($tool) {
                     let args: $args = $crate::__private::parse(&arguments)?;
-                    return $tool(args).map_err(::std::convert::Into::into);
+                    return $crate::tools!(@finish $tool(args) $(-> $output)?);
                 })+
                 ::std::result::Result::Err($crate::__private::CallError::InvalidArguments(
                     ::std::format!("unknown tool `{name}`"),
@@ -299,6 +440,143 @@ macro_rules! tools {
             }
         }
 
-        $crate::bindings::export!(__WasmMcpTools with_types_in $crate::bindings);
+        impl $crate::__private::PromptsGuest for __WasmMcpPlugin {
+            fn list_prompts() -> ::std::vec::Vec<$crate::__private::Prompt> {
+                #[allow(unused_imports)]
+                use $crate::__private::{NoPrompts as _, PromptsOffer as _};
+                $crate::__private::list_prompts(&(&__WasmMcpPlugin).prompts())
+            }
+
+            fn get_prompt(
+                name: ::std::string::String,
+                arguments: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+            ) -> ::std::result::Result<$crate::__private::Filled, $crate::__private::PromptError> {
+                #[allow(unused_imports)]
+                use $crate::__private::{NoPrompts as _, PromptsOffer as _};
+                $crate::__private::fill_prompt(&(&__WasmMcpPlugin).prompts(), &name, &arguments)
+            }
+        }
+
+        impl $crate::__private::ResourcesGuest for __WasmMcpPlugin {
+            fn list_resources() -> ::std::vec::Vec<$crate::__private::Resource> {
+                #[allow(unused_imports)]
+                use $crate::__private::{NoResources as _, ResourcesOffer as _};
+                $crate::__private::list_resources(&(&__WasmMcpPlugin).resources())
+            }
+
+            fn list_templates() -> ::std::vec::Vec<$crate::__private::Template> {
+                #[allow(unused_imports)]
+                use $crate::__private::{NoResources as _, ResourcesOffer as _};
+                $crate::__private::list_templates(&(&__WasmMcpPlugin).resources())
+            }
+
+            fn read(
+                uri: ::std::string::String,
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::bindings::wasm_mcp::plugin::content::ResourceContents>, $crate::__private::ResourceError> {
+                #[allow(unused_imports)]
+                use $crate::__private::{NoResources as _, ResourcesOffer as _};
+                $crate::__private::read_resource(&(&__WasmMcpPlugin).resources(), &uri)
+            }
+        }
+
+        impl $crate::__private::CompletionsGuest for __WasmMcpPlugin {
+            fn complete(
+                reference: $crate::__private::WitReference,
+                argument: ::std::string::String,
+                value: ::std::string::String,
+                context: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+            ) -> $crate::__private::WitCompletion {
+                #[allow(unused_imports)]
+                use $crate::__private::{CompletionsOffer as _, NoCompletions as _};
+                (&__WasmMcpPlugin).complete(reference, &argument, &value, &context).into()
+            }
+        }
+
+        $crate::bindings::export!(__WasmMcpPlugin with_types_in $crate::bindings);
+    };
+    (@finish $tool:ident($args:ident) -> $output:ty) => {
+        $crate::__private::finish_structured::<$output>($tool($args))
+    };
+    (@finish $tool:ident($args:ident)) => {
+        $crate::__private::finish($tool($args))
+    };
+}
+
+/// Offer prompts: `prompts! { name(Args) => "description", plain() => "..." }`,
+/// where each `name` is a `fn(Args) -> Result<Vec<Message>, ToolError>` (or
+/// `fn() -> ...` without arguments). `Args` derives `Deserialize` and
+/// `JsonSchema`, and its fields are strings (or options of strings): they
+/// become the prompt's arguments, with their doc comments as descriptions.
+/// Use it in the module that calls [`tools!`].
+#[macro_export]
+macro_rules! prompts {
+    ($($prompt:ident($($args:ty)?) => $description:expr),+ $(,)?) => {
+        impl $crate::__private::PromptsOffer for __WasmMcpPlugin {
+            fn prompts(&self) -> ::std::vec::Vec<$crate::__private::PromptEntry> {
+                ::std::vec![$($crate::__private::PromptEntry {
+                    name: stringify!($prompt),
+                    description: $description,
+                    arguments: $crate::prompts!(@arguments $($args)?),
+                    get: |arguments| $crate::prompts!(@get $prompt arguments $($args)?),
+                }),+]
+            }
+        }
+    };
+    (@arguments $args:ty) => { $crate::__private::prompt_arguments::<$args>() };
+    (@arguments) => { ::std::vec::Vec::new() };
+    (@get $prompt:ident $arguments:ident $args:ty) => {{
+        let parsed: $args = $crate::serde_json::from_value($crate::__private::object_of_strings($arguments))
+            .map_err(|e| $crate::ToolError::InvalidArguments(e.to_string()))?;
+        $prompt(parsed)
+    }};
+    (@get $prompt:ident $arguments:ident) => {{
+        let _ = $arguments;
+        $prompt()
+    }};
+}
+
+/// Offer resources: `resources! { name: "test://uri", "text/plain" => "description", ... }`
+/// and templates: `name: template "test://items/{id}", "application/json" => "..."`.
+/// Each `name` is a `fn(uri: &str, vars: &Vars) -> Result<Body, ToolError>`;
+/// `vars` holds a template's matched values (`vars.get("id")`). Return
+/// `Err(ToolError::NotFound(..))` for a URI that names nothing. Use it in
+/// the module that calls [`tools!`].
+#[macro_export]
+macro_rules! resources {
+    ($($name:ident: $($template:ident)? $uri:literal, $mime:literal => $description:expr),+ $(,)?) => {
+        impl $crate::__private::ResourcesOffer for __WasmMcpPlugin {
+            fn resources(&self) -> ::std::vec::Vec<$crate::__private::ResourceEntry> {
+                ::std::vec![$($crate::__private::ResourceEntry {
+                    name: stringify!($name),
+                    uri: $uri,
+                    template: $crate::resources!(@is_template $($template)?),
+                    mime_type: $mime,
+                    description: $description,
+                    read: $name,
+                }),+]
+            }
+        }
+    };
+    (@is_template template) => { true };
+    (@is_template) => { false };
+}
+
+/// Offer argument completion: `completions!(complete)`, where `complete` is
+/// a `fn(&Reference, argument: &str, value: &str, context: &[(String, String)]) -> Completion`.
+/// Use it in the module that calls [`tools!`].
+#[macro_export]
+macro_rules! completions {
+    ($complete:ident) => {
+        impl $crate::__private::CompletionsOffer for __WasmMcpPlugin {
+            fn complete(
+                &self,
+                reference: $crate::Reference,
+                argument: &str,
+                value: &str,
+                context: &[(::std::string::String, ::std::string::String)],
+            ) -> $crate::Completion {
+                $complete(&reference, argument, value, context)
+            }
+        }
     };
 }

@@ -12,7 +12,7 @@ use rmcp::model::{
     ModelPreferences, Role as McpRole, SamplingMessage, SamplingMessageContentBlock,
 };
 
-use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
+use crate::bindings::sampling::{
     Content, Error, Media, Request, Response, Role, StopReason,
 };
 
@@ -117,7 +117,7 @@ fn media_from_base64(data: &str, mime_type: String) -> Result<Media, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
+    use crate::bindings::sampling::{
         Message, ModelPreferences as Prefs,
     };
 

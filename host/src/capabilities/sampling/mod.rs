@@ -14,25 +14,22 @@
 pub mod budget;
 mod convert;
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::model::{CancelledNotificationParam, CreateMessageRequest, RequestId, ServerRequest};
-use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, ErrorCode};
-use rmcp::service::{Peer, PeerRequestOptions, RoleServer, ServiceError};
+use rmcp::model::{CreateMessageRequestParams, CreateMessageResult};
+use wasmtime::component::{HasSelf, Linker};
 
 pub use convert::{from_mcp, to_mcp};
 
-use crate::audit::{Outcome, Record};
+use super::Caller;
+use crate::audit::{AuditLog, Outcome, Record};
+use crate::bindings::sampling::{Content, Error, Host, Request, Response};
+use crate::config::SamplingPolicy;
 use crate::llm::Usage;
-use crate::runtime::CallState;
-use crate::runtime::bindings::wasm_mcp::plugin::sampling::{
-    Content, Error, Host, Request, Response,
-};
-
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::routes::BoxFuture;
+use crate::routes::{Answer, Ask, AskError, ClientRoute};
+use budget::SharedBudget;
 
 /// An answer and, when the route knows it, what it cost.
 pub struct Sampled {
@@ -55,14 +52,6 @@ impl RouteName {
         route: "none",
         via: "none",
     };
-    pub const CLIENT_SESSION: RouteName = RouteName {
-        route: "client",
-        via: "session",
-    };
-    pub const CLIENT_ROUND: RouteName = RouteName {
-        route: "client",
-        via: "input_required",
-    };
 }
 
 /// How one call's `sample()` is answered. A route answers within `timeout`
@@ -79,34 +68,18 @@ pub trait SampleRoute: Send + Sync {
     ) -> BoxFuture<'_, Result<Sampled, Error>>;
 }
 
-/// No route: every `sample()` fails with `unsupported` and this reason.
-pub struct Unavailable(pub String);
+/// The calling client, by whichever [`ClientRoute`] its era needs.
+pub struct ClientSampling(pub Arc<dyn ClientRoute>);
 
-impl SampleRoute for Unavailable {
+impl SampleRoute for ClientSampling {
     fn name(&self) -> RouteName {
-        RouteName::NONE
-    }
-
-    fn sample(
-        &self,
-        _: CreateMessageRequestParams,
-        _: Duration,
-    ) -> BoxFuture<'_, Result<Sampled, Error>> {
-        Box::pin(std::future::ready(Err(Error::Unsupported(self.0.clone()))))
-    }
-}
-
-/// A client in a (pre-2026-07-28) session that declared sampling: the request
-/// goes to that session's peer. It must be awaited on the tool call's own
-/// task, where rmcp's task-local request id sends it down the call's
-/// response stream rather than the standalone GET stream.
-pub struct ClientSession {
-    pub peer: Peer<RoleServer>,
-}
-
-impl SampleRoute for ClientSession {
-    fn name(&self) -> RouteName {
-        RouteName::CLIENT_SESSION
+        match self.0.via() {
+            "none" => RouteName::NONE,
+            via => RouteName {
+                route: "client",
+                via,
+            },
+        }
     }
 
     fn sample(
@@ -114,127 +87,144 @@ impl SampleRoute for ClientSession {
         request: CreateMessageRequestParams,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Sampled, Error>> {
-        let asked = async move {
-            let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(request));
-            let handle = self
-                .peer
-                .send_request_with_option(request, PeerRequestOptions::no_options())
-                .await
-                .map_err(error_from_service)?;
-            // rmcp does not tell the client when a request's future is
-            // dropped (call cancelled, timed out); this guard does.
-            let mut outstanding = Outstanding {
-                peer: self.peer.clone(),
-                id: Some(handle.id.clone()),
-            };
-            let answer = handle.await_response().await;
-            outstanding.id = None;
-            match answer.map_err(error_from_service)? {
-                rmcp::model::ClientResult::CreateMessageResult(result) => Ok(Sampled {
+        Box::pin(async move {
+            let ask = Ask::Sample(Box::new(request));
+            match self.0.ask(ask, timeout).await {
+                Ok(Answer::Sampled(result)) => Ok(Sampled {
                     result: *result,
                     usage: None,
                 }),
-                _ => Err(Error::Failed(
+                Ok(_) => Err(Error::Failed(
                     "the client answered with something other than a sampling result".into(),
                 )),
+                Err(error) => Err(error.into()),
             }
-        };
-        Box::pin(async move {
-            tokio::time::timeout(timeout, asked)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::TimedOut(format!(
-                        "no answer within {} s (`sampling.timeout_s`)",
-                        timeout.as_secs()
-                    )))
-                })
         })
     }
 }
 
-/// A sampling request still waiting for its answer. Dropped before the
-/// answer came, it sends `notifications/cancelled` so the client can stop
-/// spending tokens on it.
-struct Outstanding {
-    peer: Peer<RoleServer>,
-    id: Option<RequestId>,
-}
-
-impl Drop for Outstanding {
-    fn drop(&mut self) {
-        let Some(id) = self.id.take() else { return };
-        let peer = self.peer.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let notice = CancelledNotificationParam::new(
-                    Some(id),
-                    Some("the tool call that asked for it ended".into()),
-                );
-                let _ = peer.notify_cancelled(notice).await;
-            });
+impl From<AskError> for Error {
+    fn from(error: AskError) -> Self {
+        match error {
+            AskError::Unsupported(why) => Error::Unsupported(why),
+            AskError::Declined(why) => Error::Declined(why),
+            AskError::TimedOut(why) => Error::TimedOut(why),
+            AskError::Failed(why) => Error::Failed(why),
         }
     }
 }
 
-/// MCP says a client that refuses (usually its user) answers with code -1.
-const USER_REJECTED: ErrorCode = ErrorCode(-1);
+/// One call's sampling: its route, the plugin's policy and shared budgets,
+/// and what the call has used so far.
+pub struct Sampler {
+    pub caller: Caller,
+    pub route: Arc<dyn SampleRoute>,
+    pub policy: SamplingPolicy,
+    /// The plugin's budgets, shared by its calls.
+    pub budget: Arc<SharedBudget>,
+    /// Where requests are recorded.
+    pub audit: Arc<AuditLog>,
+    /// `sample()` calls made so far in this call.
+    samples_made: u32,
+    /// Tokens its requests used (reported or estimated).
+    tokens_used: u64,
+}
 
-fn error_from_service(error: ServiceError) -> Error {
-    match error {
-        ServiceError::McpError(data) if data.code == USER_REJECTED => {
-            Error::Declined(data.message.into_owned())
+impl Sampler {
+    pub fn new(
+        caller: Caller,
+        route: Arc<dyn SampleRoute>,
+        policy: SamplingPolicy,
+        budget: Arc<SharedBudget>,
+        audit: Arc<AuditLog>,
+    ) -> Self {
+        Sampler {
+            caller,
+            route,
+            policy,
+            budget,
+            audit,
+            samples_made: 0,
+            tokens_used: 0,
         }
-        ServiceError::McpError(data) => Error::Failed(format!(
-            "the client answered with error {}: {}",
-            data.code.0, data.message
-        )),
-        ServiceError::Timeout { timeout } => {
-            Error::TimedOut(format!("no answer from the client within {timeout:?}"))
-        }
-        ServiceError::TransportClosed | ServiceError::TransportSend(_) => {
-            Error::Failed("the client disconnected before answering".into())
-        }
-        ServiceError::Cancelled { reason } => Error::Failed(format!(
-            "the request was cancelled{}",
-            reason.map(|r| format!(": {r}")).unwrap_or_default()
-        )),
-        other => Error::Failed(other.to_string()),
     }
 }
 
-impl Host for CallState {
+/// Serve `sampling` to components, each call's [`Sampler`] found by `get`.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> &mut Sampler,
+) -> wasmtime::Result<()> {
+    crate::bindings::sampling::add_to_linker::<T, HasSelf<Sampler>>(linker, get)
+}
+
+impl Host for Sampler {
     async fn sample(&mut self, request: Request) -> wasmtime::Result<Result<Response, Error>> {
-        let route = self.call.sampling.clone();
-        let mut attempt = Attempt::new(self, route.name());
-        let outcome = self.sample_along(&*route, request, &mut attempt).await;
-        if let Err(error) = &outcome {
-            tracing::info!(target: "plugin", plugin = %self.call.plugin, "sampling failed: {error:?}");
-        }
-        attempt.finish(&outcome);
-        Ok(outcome)
+        let route = self.route.clone();
+        let mut pending = match self.prepare(request, route.name()) {
+            Ok(pending) => pending,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let sampled = route.sample(pending.params.clone(), self.timeout()).await;
+        Ok(self.finish(&mut pending, sampled))
     }
 }
 
-impl CallState {
-    /// Policy, budgets, then the route; `attempt` collects what the audit
-    /// record says.
-    async fn sample_along(
+/// A sampling request that passed the policy and holds its budget, waiting
+/// for its answer. Its audit record is written when it is finished, or, if
+/// it is dropped first (the call ended), as cancelled.
+pub struct Pending {
+    pub params: CreateMessageRequestParams,
+    attempt: Attempt,
+    reservation: Option<budget::Reservation>,
+    estimated_input: u64,
+    worst: u64,
+}
+
+impl Sampler {
+    /// How long one request may wait (`sampling.timeout_s`).
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.policy.timeout_s)
+    }
+
+    /// Whether `sample()` goes to the calling client in this call (rather
+    /// than the host's provider, or nowhere).
+    pub fn goes_to_client(&self) -> bool {
+        self.route.name().route == "client"
+    }
+
+    /// Check the request against the policy and budgets, and reserve its
+    /// worst case. A refusal is audited here.
+    pub fn prepare(&mut self, request: Request, route: RouteName) -> Result<Pending, Error> {
+        let mut attempt = Attempt::new(self, route);
+        match self.check(request, route, &mut attempt) {
+            Ok((params, reservation, estimated_input, worst)) => Ok(Pending {
+                params,
+                attempt,
+                reservation: Some(reservation),
+                estimated_input,
+                worst,
+            }),
+            Err(error) => {
+                tracing::info!(target: "plugin", plugin = %self.caller.plugin, "sampling failed: {error:?}");
+                attempt.finish(&Err(error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    fn check(
         &mut self,
-        route: &dyn SampleRoute,
         request: Request,
+        route: RouteName,
         attempt: &mut Attempt,
-    ) -> Result<Response, Error> {
-        let policy = self.call.sampling_policy;
-        if route.name() == RouteName::NONE {
+    ) -> Result<(CreateMessageRequestParams, budget::Reservation, u64, u64), Error> {
+        let policy = self.policy;
+        if route == RouteName::NONE {
             // No budget is spent on a request no one can carry.
-            let nobody = route.sample(
-                CreateMessageRequestParams::new(Vec::new(), 1),
-                Duration::ZERO,
-            );
-            return Err(match nobody.await {
-                Err(why) => why,
-                Ok(_) => Error::Unsupported("no route carries sampling for this call".into()),
-            });
+            return Err(Error::Unsupported(
+                "no client can be asked here: only tool calls and prompts may sample".into(),
+            ));
         }
         if self.samples_made >= policy.max_requests {
             attempt.policy = Some("sampling.max_requests");
@@ -247,51 +237,66 @@ impl CallState {
         let mut params = to_mcp(request).map_err(Error::Refused)?;
         params.max_tokens = params.max_tokens.min(policy.max_tokens);
         attempt.tokens_asked = params.max_tokens;
-        if self.call.audit.prompts {
+        if self.audit.prompts {
             attempt.request = serde_json::to_value(&params).ok();
         }
         let estimated_input = budget::estimate_input(&params);
         let worst = budget::worst_case(&params);
         let reservation = budget::check_call(&policy, self.tokens_used, worst)
-            .and_then(|()| self.call.budget.reserve(worst))
+            .and_then(|()| self.budget.reserve(worst))
             .map_err(|over| {
                 attempt.policy = Some(over.budget);
                 Error::Refused(over.message)
             })?;
-        let timeout = Duration::from_secs(policy.timeout_s);
-        match route.sample(params, timeout).await {
+        Ok((params, reservation, estimated_input, worst))
+    }
+
+    /// Settle the budget to what the answer used, audit, and convert.
+    pub fn finish(
+        &mut self,
+        pending: &mut Pending,
+        sampled: Result<Sampled, Error>,
+    ) -> Result<Response, Error> {
+        let attempt = &mut pending.attempt;
+        let reservation = pending.reservation.take().expect("finished once");
+        let outcome = match sampled {
             Ok(Sampled { result, usage }) => {
                 let (usage, how) = match usage {
                     Some(usage) => (usage, "reported"),
                     None => (
                         Usage {
-                            input_tokens: estimated_input,
+                            input_tokens: pending.estimated_input,
                             output_tokens: budget::estimate_output(&result),
                         },
                         "estimated",
                     ),
                 };
-                self.call.budget.settle(reservation, usage.total());
+                self.budget.settle(reservation, usage.total());
                 self.tokens_used = self.tokens_used.saturating_add(usage.total());
                 attempt.usage = Some((usage, how));
                 attempt.model = Some(result.model.clone());
-                let response = from_mcp(result)?;
-                if self.call.audit.prompts {
-                    attempt.answer = Some(text_of(&response));
-                }
-                Ok(response)
+                from_mcp(result).inspect(|response| {
+                    if self.audit.prompts {
+                        attempt.answer = Some(text_of(response));
+                    }
+                })
             }
             Err(error @ Error::TimedOut(_)) => {
                 // The provider may have spent (and billed) it all.
-                self.tokens_used = self.tokens_used.saturating_add(worst);
+                self.tokens_used = self.tokens_used.saturating_add(pending.worst);
                 reservation.keep_charged();
                 Err(error)
             }
             Err(error) => {
-                self.call.budget.settle(reservation, 0);
+                self.budget.settle(reservation, 0);
                 Err(error)
             }
+        };
+        if let Err(error) = &outcome {
+            tracing::info!(target: "plugin", plugin = %self.caller.plugin, "sampling failed: {error:?}");
         }
+        attempt.finish_ref(&outcome);
+        outcome
     }
 }
 
@@ -326,12 +331,12 @@ struct Attempt {
 }
 
 impl Attempt {
-    fn new(state: &CallState, route: RouteName) -> Self {
+    fn new(sampler: &Sampler, route: RouteName) -> Self {
         Attempt {
-            plugin: state.call.plugin.clone(),
-            tool: state.call.tool.clone(),
-            client: state.call.client.clone(),
-            audit: state.call.audit.clone(),
+            plugin: sampler.caller.plugin.clone(),
+            tool: sampler.caller.tool.clone(),
+            client: sampler.caller.client.clone(),
+            audit: sampler.audit.clone(),
             route,
             started: Instant::now(),
             tokens_asked: 0,
@@ -345,6 +350,13 @@ impl Attempt {
     }
 
     fn finish(mut self, outcome: &Result<Response, Error>) {
+        self.finish_ref(outcome);
+    }
+
+    fn finish_ref(&mut self, outcome: &Result<Response, Error>) {
+        if self.done {
+            return;
+        }
         let (outcome, error) = match outcome {
             Ok(_) => (Outcome::Answered, None),
             Err(Error::Unsupported(why)) => (Outcome::Unsupported, Some(why)),

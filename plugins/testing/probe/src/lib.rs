@@ -1,7 +1,7 @@
 //! Test plugin: each tool exposes one host import as directly as possible,
 //! so integration tests can try what a plugin could do with it.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "tool-plugin" });
+wit_bindgen::generate!({ path: "../../../wit/v0.1", world: "tool-plugin" });
 
 use exports::wasm_mcp::plugin::tools::{CallError, Guest, Tool};
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! Test plugin: `list-tools` never returns. The host must not hang loading it.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "tool-plugin" });
+wit_bindgen::generate!({ path: "../../../wit/v0.1", world: "tool-plugin" });
 
 use exports::wasm_mcp::plugin::tools::{CallError, Guest, Tool};
 

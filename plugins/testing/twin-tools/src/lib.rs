@@ -1,7 +1,7 @@
 //! Test plugin: `list-tools` names one tool twice. The host must refuse it
 //! with a clear error, not crash.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "tool-plugin" });
+wit_bindgen::generate!({ path: "../../../wit/v0.1", world: "tool-plugin" });
 
 use exports::wasm_mcp::plugin::tools::{CallError, Guest, Tool};
 

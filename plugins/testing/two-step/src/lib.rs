@@ -3,7 +3,7 @@
 //! them. Under 2026-07-28 this is two `input_required` rounds of one parked
 //! execution; the append must happen exactly once.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "tool-plugin" });
+wit_bindgen::generate!({ path: "../../../wit/v0.1", world: "tool-plugin" });
 
 use exports::wasm_mcp::plugin::tools::{CallError, Guest, Tool};
 use wasm_mcp::plugin::{files, sampling};
