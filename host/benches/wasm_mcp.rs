@@ -32,9 +32,9 @@ use rmcp::{
 };
 use serde_json::json;
 use tokio::sync::Semaphore;
+use wasm_mcp_host::bindings::sampling::Error as SampleError;
 use wasm_mcp_host::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, Sampled};
 use wasm_mcp_host::config::{Config, Grant, Limits, PluginConfig, SamplingPolicy};
-use wasm_mcp_host::bindings::sampling::Error as SampleError;
 use wasm_mcp_host::routes::Nobody;
 use wasm_mcp_host::runtime::cache::CompileCache;
 use wasm_mcp_host::runtime::{Allocator, CallContext, Plugin, Runtime, RuntimeOptions};

@@ -461,7 +461,11 @@ const DAY_S: u64 = 24 * 60 * 60;
 /// Zero or more than a day makes no sense for a wait or a count of questions.
 fn validate_asking(elicitation: &ElicitationPolicy, roots: &RootsPolicy) -> Result<()> {
     for (key, value, max) in [
-        ("elicitation.max_requests", u64::from(elicitation.max_requests), 1000),
+        (
+            "elicitation.max_requests",
+            u64::from(elicitation.max_requests),
+            1000,
+        ),
         ("elicitation.timeout_s", elicitation.timeout_s, DAY_S),
         ("roots.timeout_s", roots.timeout_s, DAY_S),
     ] {

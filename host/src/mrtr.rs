@@ -389,7 +389,8 @@ impl ParkedCalls {
                     timeout,
                     answers,
                 }) => {
-                    let slots = self.slots_for(asks, round + 1, capabilities.as_ref(), &mut missing);
+                    let slots =
+                        self.slots_for(asks, round + 1, capabilities.as_ref(), &mut missing);
                     if !slots.iter().any(|s| matches!(s, Slot::Asked { .. })) {
                         // Nothing the client can answer: the plugin hears at once.
                         let _ = answers.send(answered_now(slots));

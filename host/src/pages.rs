@@ -49,7 +49,7 @@ fn decode(list: &str, cursor: &str) -> Result<usize, McpError> {
         let shown = crate::capabilities::log::truncate(cursor, 100);
         McpError::invalid_params(
             format!(
-                "invalid cursor {shown:?}: pass back the `nextCursor` of the previous {list}/list page unchanged, or omit it for the first page"
+                "unknown cursor {shown:?}: pass back the `nextCursor` of the previous {list}/list page unchanged, or omit it for the first page"
             ),
             None,
         )
@@ -85,7 +85,12 @@ mod tests {
         }
         assert_eq!(seen, items);
         let exact: Vec<u32> = (0..100).collect();
-        assert!(page("tools", exact.iter(), None, PAGE_SIZE).unwrap().next_cursor.is_none());
+        assert!(
+            page("tools", exact.iter(), None, PAGE_SIZE)
+                .unwrap()
+                .next_cursor
+                .is_none()
+        );
     }
 
     #[test]
@@ -97,7 +102,10 @@ mod tests {
             .unwrap();
         assert!(page("prompts", items.iter(), Some(&next), PAGE_SIZE).is_err());
         for bad in ["", "!!!", "dG9vbHM6eA", "bm9jb2xvbg"] {
-            assert!(page("tools", items.iter(), Some(bad), PAGE_SIZE).is_err(), "{bad}");
+            assert!(
+                page("tools", items.iter(), Some(bad), PAGE_SIZE).is_err(),
+                "{bad}"
+            );
         }
     }
 }

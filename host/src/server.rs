@@ -14,16 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
     CompleteRequestParams, CompleteResult, ContentBlock, CustomRequest, CustomResult,
     GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse, Implementation,
     ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
-    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult,
-    ListToolsResult, LoggingLevel, PaginatedRequestParams, ProtocolVersion,
-    CacheScope, ReadResourceRequestMethod, ReadResourceRequestParams, ReadResourceResponse,
-    Reference,
-    ServerCapabilities, ServerConfig, SetLevelRequestParams, SubscribeRequestMethod,
-    SubscribeRequestParams, Tool, UnsubscribeRequestParams,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
+    LoggingLevel, PaginatedRequestParams, ProtocolVersion, ReadResourceRequestMethod,
+    ReadResourceRequestParams, ReadResourceResponse, Reference, ServerCapabilities, ServerConfig,
+    SetLevelRequestParams, SubscribeRequestMethod, SubscribeRequestParams, Tool,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData as McpError, ServerHandler};
@@ -36,8 +35,8 @@ use crate::llm::Provider;
 use crate::llm::route::ProviderRoute;
 use crate::mrtr::{Job, Outcome, ParkedCalls, Step};
 use crate::pages::{self, Page};
-use crate::routes::session::Session;
 use crate::routes::ClientRoute;
+use crate::routes::session::Session;
 use crate::runtime::exports::CompletionTarget;
 use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
 
@@ -364,7 +363,10 @@ impl ServerHandler for McpServer {
             );
             plugin.get_prompt(&request.name, &arguments, call).await
         };
-        answer(plugin, "prompts/get", outcome, |why| McpError::invalid_params(why, None)).map(Into::into)
+        answer(plugin, "prompts/get", outcome, |why| {
+            McpError::invalid_params(why, None)
+        })
+        .map(Into::into)
     }
 
     async fn list_resources(
@@ -375,8 +377,7 @@ impl ServerHandler for McpServer {
         if !self.runtime.offers_resources() {
             return Err(McpError::method_not_found::<ListResourcesRequestMethod>());
         }
-        let Page { items, next_cursor } =
-            page_of("resources", self.runtime.resources(), request)?;
+        let Page { items, next_cursor } = page_of("resources", self.runtime.resources(), request)?;
         let mut result = ListResourcesResult::with_all_items(items)
             .with_ttl_ms(LIST_TTL_MS)
             .with_cache_scope(CacheScope::Public);
@@ -490,10 +491,15 @@ impl ServerHandler for McpServer {
             .and_then(|c| c.arguments.as_ref())
             .map(|a| a.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
-        let argument = (request.argument.name.as_str(), request.argument.value.as_str());
+        let argument = (
+            request.argument.name.as_str(),
+            request.argument.value.as_str(),
+        );
         let call = self.context_for(plugin, "a completion/complete request", &context);
         let outcome = plugin.complete(&target, argument, &filled, call).await;
-        let completion = answer(plugin, "completion/complete", outcome, |why| McpError::invalid_params(why, None))?;
+        let completion = answer(plugin, "completion/complete", outcome, |why| {
+            McpError::invalid_params(why, None)
+        })?;
         Ok(CompleteResult::new(completion))
     }
 
@@ -506,7 +512,8 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
         // Removed in 2026-07-28: "method not found" whatever the params.
-        if is_2026_era(&context) && matches!(request.method.as_str(), "initialize" | "logging/setLevel")
+        if is_2026_era(&context)
+            && matches!(request.method.as_str(), "initialize" | "logging/setLevel")
         {
             return Err(McpError::new(
                 rmcp::model::ErrorCode::METHOD_NOT_FOUND,

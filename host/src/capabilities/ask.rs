@@ -53,7 +53,10 @@ enum Waiting {
 }
 
 impl Host for Questions<'_> {
-    async fn ask_all(&mut self, questions: Vec<(String, Question)>) -> wasmtime::Result<Vec<Reply>> {
+    async fn ask_all(
+        &mut self,
+        questions: Vec<(String, Question)>,
+    ) -> wasmtime::Result<Vec<Reply>> {
         if let Err(why) = check_keys(&questions) {
             return Ok(questions.iter().map(|(_, q)| refused(q, &why)).collect());
         }
@@ -75,8 +78,11 @@ impl Host for Questions<'_> {
                     };
                     if !self.sampling.goes_to_client() {
                         // The host's provider answers on its own.
-                        let sampled = route.sample(pending.params.clone(), self.sampling.timeout()).await;
-                        replies[index] = Some(Reply::Sampled(self.sampling.finish(&mut pending, sampled)));
+                        let sampled = route
+                            .sample(pending.params.clone(), self.sampling.timeout())
+                            .await;
+                        replies[index] =
+                            Some(Reply::Sampled(self.sampling.finish(&mut pending, sampled)));
                         continue;
                     }
                     timeout = timeout.min(self.sampling.timeout());
@@ -84,7 +90,10 @@ impl Host for Questions<'_> {
                     waiting.push((index, Waiting::Sample(pending)));
                 }
                 Question::Elicit(form) => {
-                    match self.elicitation.prepare(form.message, &form.requested_schema) {
+                    match self
+                        .elicitation
+                        .prepare(form.message, &form.requested_schema)
+                    {
                         Ok((ask, schema)) => {
                             timeout = timeout.min(self.elicitation.timeout());
                             asks.push((Some(key), ask));
@@ -158,7 +167,9 @@ fn check_keys(questions: &[(String, Question)]) -> Result<(), String> {
             ));
         }
         if !seen.insert(key.as_str()) {
-            return Err(format!("question key `{key}` is used twice: keys must be unique"));
+            return Err(format!(
+                "question key `{key}` is used twice: keys must be unique"
+            ));
         }
     }
     Ok(())

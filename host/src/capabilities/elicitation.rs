@@ -85,7 +85,11 @@ impl Elicitor {
     }
 
     /// Count the question against the policy and build it, or refuse it.
-    pub fn prepare(&mut self, message: String, requested_schema: &str) -> Result<(Ask, Value), Error> {
+    pub fn prepare(
+        &mut self,
+        message: String,
+        requested_schema: &str,
+    ) -> Result<(Ask, Value), Error> {
         if self.asked >= self.policy.max_requests {
             return Err(Error::Refused(format!(
                 "a tool call may ask its user at most {} times (`elicitation.max_requests`)",
@@ -124,7 +128,9 @@ pub fn finish(schema: &Value, answer: Result<routes::Answer, AskError>) -> Resul
             check_answer(schema, &content).map_err(Error::Failed)?;
             Ok(Answer::Accept(content.to_string()))
         }
-        _ => Err(Error::Failed("the client answered with an unknown action".into())),
+        _ => Err(Error::Failed(
+            "the client answered with an unknown action".into(),
+        )),
     }
 }
 
@@ -143,8 +149,8 @@ fn form_request(message: String, schema: &str) -> Result<(ElicitRequestParams, V
             schema.len()
         ));
     }
-    let value: Value = serde_json::from_str(schema)
-        .map_err(|e| format!("`requested-schema` is not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_str(schema).map_err(|e| format!("`requested-schema` is not JSON: {e}"))?;
     let typed: ElicitationSchema = serde_json::from_value(value.clone()).map_err(|e| {
         format!(
             "`requested-schema` is not a form MCP clients accept (an object whose properties are strings, numbers, integers, booleans or enums): {e}"
@@ -189,7 +195,8 @@ mod tests {
     fn schemas_outside_form_mode_are_refused() {
         let good = json!({"type": "object", "properties": {"name": {"type": "string", "default": "x"}}, "required": ["name"]});
         assert!(form_request("m".into(), &good.to_string()).is_ok());
-        let nested = json!({"type": "object", "properties": {"a": {"type": "object", "properties": {}}}});
+        let nested =
+            json!({"type": "object", "properties": {"a": {"type": "object", "properties": {}}}});
         assert!(form_request("m".into(), &nested.to_string()).is_err());
         assert!(form_request("m".into(), "not json").is_err());
         assert!(form_request("m".into(), "[]").is_err());

@@ -9,8 +9,8 @@ use std::time::Duration;
 use rmcp::model::CreateMessageRequestParams;
 
 use super::{Provider, ProviderKind};
-use crate::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, Sampled};
 use crate::bindings::sampling::Error;
+use crate::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, Sampled};
 
 /// `sample()` answered by the host's provider.
 pub struct ProviderRoute(pub Arc<Provider>);

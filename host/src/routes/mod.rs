@@ -24,9 +24,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use rmcp::model::{
-    ClientCapabilities, CreateMessageRequest, ElicitRequest,
-    CreateMessageRequestParams, CreateMessageResult, ElicitRequestParams, ElicitResult,
-    InputRequest, ListRootsRequest, ListRootsResult, ServerRequest,
+    ClientCapabilities, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult,
+    ElicitRequest, ElicitRequestParams, ElicitResult, InputRequest, ListRootsRequest,
+    ListRootsResult, ServerRequest,
 };
 use serde_json::Value;
 
@@ -95,7 +95,9 @@ impl Ask {
     /// Why a client that lacks the capability cannot be asked.
     pub fn unsupported(&self) -> AskError {
         let hint = match self {
-            Ask::Sample(_) => ", so the tool cannot ask its LLM; use a client that supports sampling, or give the server an LLM provider ([llm] in its config, or `serve --llm`)",
+            Ask::Sample(_) => {
+                ", so the tool cannot ask its LLM; use a client that supports sampling, or give the server an LLM provider ([llm] in its config, or `serve --llm`)"
+            }
             Ask::Elicit(_) => ", so the tool cannot ask its user",
             Ask::ListRoots => ", so the tool cannot read its roots",
         };

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use rmcp::model::{CancelledNotificationParam, ClientCapabilities, ClientResult, ErrorCode, RequestId};
+use rmcp::model::{
+    CancelledNotificationParam, ClientCapabilities, ClientResult, ErrorCode, RequestId,
+};
 use rmcp::service::{Peer, PeerRequestOptions, RoleServer, ServiceError};
 
 use super::{Answer, Ask, AskError, BoxFuture, ClientRoute, Keyed, wrong_kind};

@@ -15,26 +15,20 @@ use crate::bindings::{files, logging, progress, sampling};
 pub fn add_v0_1_imports(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     linker
         .instance("wasm-mcp:plugin/sampling@0.1.0")?
-        .func_wrap_async(
-            "sample",
-            |mut store, (request,): (sampling::Request,)| {
-                Box::new(async move {
-                    let sampler = &mut store.data_mut().sampling;
-                    Ok((sampling::Host::sample(sampler, request).await?,))
-                })
-            },
-        )?;
+        .func_wrap_async("sample", |mut store, (request,): (sampling::Request,)| {
+            Box::new(async move {
+                let sampler = &mut store.data_mut().sampling;
+                Ok((sampling::Host::sample(sampler, request).await?,))
+            })
+        })?;
     linker
         .instance("wasm-mcp:plugin/files@0.1.0")?
-        .func_wrap_async(
-            "append",
-            |mut store, (path, data): (String, Vec<u8>)| {
-                Box::new(async move {
-                    let appender = &mut store.data_mut().files;
-                    Ok((files::Host::append(appender, path, data).await?,))
-                })
-            },
-        )?;
+        .func_wrap_async("append", |mut store, (path, data): (String, Vec<u8>)| {
+            Box::new(async move {
+                let appender = &mut store.data_mut().files;
+                Ok((files::Host::append(appender, path, data).await?,))
+            })
+        })?;
     linker
         .instance("wasm-mcp:plugin/logging@0.1.0")?
         .func_wrap_async(

@@ -53,7 +53,7 @@ impl World {
         match tools_v0_1::GuestIndices::new(pre) {
             Ok(tools) => Ok(World::V0_1 { tools }),
             Err(error) => bail!(
-                "component {source} does not export `wasm-mcp:plugin/tools@0.2.0` (or 0.1.0's): build it against the `plugin` or `tool-plugin` world of wit/plugin.wit ({error:#})"
+                "component {source} does not export the `wasm-mcp:plugin/tools` interface (of version 0.2.0 or 0.1.0): build it against the `plugin` or `tool-plugin` world of wit/plugin.wit ({error:#})"
             ),
         }
     }
@@ -67,7 +67,13 @@ impl World {
     }
 
     pub fn has_prompts(&self) -> bool {
-        matches!(self, World::V0_2 { prompts: Some(_), .. })
+        matches!(
+            self,
+            World::V0_2 {
+                prompts: Some(_),
+                ..
+            }
+        )
     }
 
     pub fn has_resources(&self) -> bool {
@@ -173,7 +179,9 @@ pub async fn call_tool(
                 .call_call(&mut *store, tool, arguments)
                 .await?
             {
-                Ok(text) => Ok(json!({"content": [{"type": "text", "text": text}]})),
+                Ok(text) => {
+                    Ok(json!({"content": [{"type": "text", "text": text}], "isError": false}))
+                }
                 Err(tools_v0_1::CallError::InvalidArguments(why)) => {
                     Err(Refusal::InvalidArguments(why))
                 }
@@ -202,9 +210,7 @@ fn tool_result_json(result: tools::ToolResult) -> Value {
         // Kept as text here; `check_tool_result` parses and checks it.
         object.insert("structuredContent".into(), Value::String(structured));
     }
-    if result.is_error {
-        object.insert("isError".into(), Value::Bool(true));
-    }
+    object.insert("isError".into(), Value::Bool(result.is_error));
     Value::Object(object)
 }
 
@@ -482,8 +488,9 @@ impl OutputSchema {
                 "tool `{tool}`: `output-schema` must describe an object (`\"type\": \"object\"`)"
             );
         }
-        let validator = jsonschema::validator_for(&Value::Object(schema.clone()))
-            .map_err(|e| anyhow!("tool `{tool}`: `output-schema` is not a valid JSON Schema: {e}"))?;
+        let validator = jsonschema::validator_for(&Value::Object(schema.clone())).map_err(|e| {
+            anyhow!("tool `{tool}`: `output-schema` is not a valid JSON Schema: {e}")
+        })?;
         Ok(OutputSchema { validator })
     }
 
@@ -551,9 +558,21 @@ pub fn complete_result(mut value: Value) -> Value {
     value
 }
 
-/// The size of `value` as JSON, in bytes.
-pub fn json_size(value: &Value) -> usize {
-    serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX)
+/// What a plugin handed over in `value`, in bytes: its strings (texts,
+/// base64 data, URIs...) and numbers, not the JSON around them nor the
+/// `type` tags the host adds. For a text result, the text's length.
+pub fn payload_size(value: &Value) -> usize {
+    fn size(value: &Value, key: Option<&str>) -> usize {
+        match value {
+            Value::String(_) if matches!(key, Some("type" | "resultType")) => 0,
+            Value::String(text) => text.len(),
+            Value::Number(number) => number.to_string().len(),
+            Value::Array(items) => items.iter().map(|v| size(v, None)).sum(),
+            Value::Object(object) => object.iter().map(|(k, v)| size(v, Some(k))).sum(),
+            Value::Bool(_) | Value::Null => 0,
+        }
+    }
+    size(value, None)
 }
 
 /// An answer in MCP's shape (`CallToolResult`, `GetPromptResult`,
@@ -578,7 +597,11 @@ const MAX_OFFERS: usize = 10_000;
 impl Offers {
     /// Parse and check what `list-prompts`, `list-resources` and
     /// `list-templates` returned.
-    pub fn check(prompts: Vec<Value>, resources: Vec<Value>, templates: Vec<Value>) -> Result<Offers> {
+    pub fn check(
+        prompts: Vec<Value>,
+        resources: Vec<Value>,
+        templates: Vec<Value>,
+    ) -> Result<Offers> {
         for (what, count) in [
             ("prompts", prompts.len()),
             ("resources", resources.len()),

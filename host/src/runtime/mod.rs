@@ -195,9 +195,29 @@ impl Runtime {
             }
             let offers = &plugin.offers;
             let names = [
-                ("prompt", &mut by_prompt, offers.prompts.iter().map(|p| p.name.clone()).collect::<Vec<_>>()),
-                ("resource", &mut by_resource, offers.resources.iter().map(|r| r.uri.clone()).collect()),
-                ("resource template", &mut by_template, offers.templates.iter().map(|t| t.uri_template.clone()).collect()),
+                (
+                    "prompt",
+                    &mut by_prompt,
+                    offers
+                        .prompts
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                (
+                    "resource",
+                    &mut by_resource,
+                    offers.resources.iter().map(|r| r.uri.clone()).collect(),
+                ),
+                (
+                    "resource template",
+                    &mut by_template,
+                    offers
+                        .templates
+                        .iter()
+                        .map(|t| t.uri_template.clone())
+                        .collect(),
+                ),
             ];
             for (what, index_of, keys) in names {
                 for key in keys {
@@ -270,7 +290,9 @@ impl Runtime {
 
     /// The plugin that offers resource template `uri_template`.
     pub fn find_template(&self, uri_template: &str) -> Option<&Arc<Plugin>> {
-        self.by_template.get(uri_template).map(|&i| &self.plugins[i])
+        self.by_template
+            .get(uri_template)
+            .map(|&i| &self.plugins[i])
     }
 
     pub fn plugins(&self) -> &[Arc<Plugin>] {
@@ -359,18 +381,27 @@ impl Plugin {
                 .await
                 .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))?;
             // Offers are listed in a fresh instance: a call never sees another's state.
-            let mut store = self.new_store(CallContext::without_client(self, "listing its offers", "host".into()));
+            let mut store = self.new_store(CallContext::without_client(
+                self,
+                "listing its offers",
+                "host".into(),
+            ));
             let instance = self.pre.instantiate_async(&mut store).await?;
             let offers = exports::list_offers(&self.world, &mut store, &instance)
                 .await
-                .map_err(|e| anyhow!("listing prompts or resources failed: {}", classify_trap(store.data(), &e)))?;
+                .map_err(|e| {
+                    anyhow!(
+                        "listing prompts or resources failed: {}",
+                        classify_trap(store.data(), &e)
+                    )
+                })?;
             anyhow::Ok((tools, offers))
         };
         tokio::time::timeout(wall_time, cpu::Metered::new(run, cpu_used))
             .await
             .map_err(|_| {
                 anyhow!(
-                    "listing its tools did not finish within {} s; a plugin must list its tools at once",
+                    "`list-tools` did not return within {} s (or listing its prompts and resources did not); a plugin must list at once",
                     wall_time.as_secs_f64()
                 )
             })?
@@ -487,9 +518,8 @@ impl Plugin {
                 exports::call_tool(world, store, instance, guest_tool, arguments).await
             })
             .await?;
-        let value = exports::check_tool_result(value, schema.as_deref()).map_err(|why| {
-            CallFailure::Failed(format!("returned an invalid result: {why}"))
-        })?;
+        let value = exports::check_tool_result(value, schema.as_deref())
+            .map_err(|why| CallFailure::Failed(format!("returned an invalid result: {why}")))?;
         self.to_mcp(exports::complete_result(value))
     }
 
@@ -544,7 +574,7 @@ impl Plugin {
         value: serde_json::Value,
     ) -> Result<T, CallFailure> {
         let limit = self.limits.result_bytes;
-        let size = exports::json_size(&value);
+        let size = exports::payload_size(&value);
         if size > limit {
             return Err(CallFailure::limit(
                 "limits.result_bytes",
@@ -594,9 +624,7 @@ impl Plugin {
                 Ok(Err(Refusal::Failed(why))) => {
                     Err(CallFailure::Failed(cap_text(why, result_limit)))
                 }
-                Ok(Err(Refusal::NotFound(why))) => {
-                    Err(CallFailure::NotFound(cap_text(why, 1024)))
-                }
+                Ok(Err(Refusal::NotFound(why))) => Err(CallFailure::NotFound(cap_text(why, 1024))),
                 Err(trap) => Err(classify_trap(store.data(), &trap)),
             }
         };

@@ -80,8 +80,7 @@ impl CallContext {
         cancel: CancellationToken,
         notifier: Notifier,
     ) -> Self {
-        let sampling =
-            sampling.unwrap_or_else(|| Arc::new(ClientSampling(client_route.clone())));
+        let sampling = sampling.unwrap_or_else(|| Arc::new(ClientSampling(client_route.clone())));
         CallContext {
             plugin: plugin.name.as_str().into(),
             tool: tool.into(),

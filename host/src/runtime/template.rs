@@ -13,7 +13,9 @@ pub struct UriTemplate {
 enum Part {
     Literal(String),
     /// A variable; `reserved` (`{+name}`) may span `/`.
-    Variable { reserved: bool },
+    Variable {
+        reserved: bool,
+    },
 }
 
 impl UriTemplate {

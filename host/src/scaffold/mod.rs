@@ -7,7 +7,25 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 const WIT: &str = include_str!("../../../wit/plugin.wit");
-const SDK: &str = include_str!("../../../plugins/sdk/src/lib.rs");
+/// The guest SDK's sources, vendored file by file.
+const SDK: [(&str, &str); 4] = [
+    (
+        "sdk/src/lib.rs",
+        include_str!("../../../plugins/sdk/src/lib.rs"),
+    ),
+    (
+        "sdk/src/ask.rs",
+        include_str!("../../../plugins/sdk/src/ask.rs"),
+    ),
+    (
+        "sdk/src/content.rs",
+        include_str!("../../../plugins/sdk/src/content.rs"),
+    ),
+    (
+        "sdk/src/offers.rs",
+        include_str!("../../../plugins/sdk/src/offers.rs"),
+    ),
+];
 
 /// Write the plugin crate `name` into `parent/name`; returns its folder.
 pub fn new_plugin(name: &str, parent: &Path) -> Result<PathBuf> {
@@ -29,18 +47,20 @@ pub fn new_plugin(name: &str, parent: &Path) -> Result<PathBuf> {
         );
     }
     let crate_name = name.replace('-', "_");
-    let files: [(&str, String); 7] = [
+    let mut files: Vec<(&str, String)> = vec![
         ("Cargo.toml", cargo_toml(name)),
         ("src/lib.rs", LIB_RS.to_string()),
         ("sdk/Cargo.toml", SDK_CARGO_TOML.to_string()),
-        (
-            "sdk/src/lib.rs",
-            SDK.replace("path: \"../../wit\"", "path: \"../wit\""),
-        ),
         ("wit/plugin.wit", WIT.to_string()),
         ("wasm-mcp.toml", config_toml(name, &crate_name)),
         (".gitignore", "/target/\n".to_string()),
     ];
+    files.extend(SDK.map(|(path, text)| {
+        (
+            path,
+            text.replace("path: \"../../wit\"", "path: \"../wit\""),
+        )
+    }));
     for (path, text) in files {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().unwrap())
@@ -113,7 +133,8 @@ fn ask(Question { question }: Question) -> Result<String, ToolError> {
 }
 
 tools! {
-    ask(Question) => "Answers a question with the client's LLM and keeps a record of it.",
+    // Hints in [...] tell clients what the tool does: it only adds to its file.
+    ask(Question) [additive] => "Answers a question with the client's LLM and keeps a record of it.",
 }
 "#;
 

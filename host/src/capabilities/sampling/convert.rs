@@ -12,9 +12,7 @@ use rmcp::model::{
     ModelPreferences, Role as McpRole, SamplingMessage, SamplingMessageContentBlock,
 };
 
-use crate::bindings::sampling::{
-    Content, Error, Media, Request, Response, Role, StopReason,
-};
+use crate::bindings::sampling::{Content, Error, Media, Request, Response, Role, StopReason};
 
 /// The plugin's request in MCP's shape; refuses requests MCP cannot carry.
 pub fn to_mcp(request: Request) -> Result<CreateMessageRequestParams, String> {
@@ -117,9 +115,7 @@ fn media_from_base64(data: &str, mime_type: String) -> Result<Media, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::sampling::{
-        Message, ModelPreferences as Prefs,
-    };
+    use crate::bindings::sampling::{Message, ModelPreferences as Prefs};
 
     #[test]
     fn request_converts_every_field() {
