@@ -174,11 +174,21 @@ pub type LogSeen = (String, Option<String>, String);
 pub type Answer =
     Arc<dyn Fn(&CreateMessageRequestParams) -> Result<CreateMessageResult, McpError> + Send + Sync>;
 
-/// An MCP client that answers sampling from a script and records every
-/// sampling request it receives.
+/// How the scripted client answers an elicitation request.
+pub type ElicitAnswer =
+    Arc<dyn Fn(&rmcp::model::ElicitRequestParams) -> Result<rmcp::model::ElicitResult, McpError> + Send + Sync>;
+
+/// An MCP client that answers sampling (and, when asked to, elicitation and
+/// roots) from a script and records every request it receives.
 #[derive(Clone)]
 pub struct ScriptedClient {
     sampling: bool,
+    elicitation: Option<ElicitAnswer>,
+    roots: Option<Vec<&'static str>>,
+    /// Every elicitation request received.
+    pub elicited: Arc<Mutex<Vec<rmcp::model::ElicitRequestParams>>>,
+    /// How many times the client was asked for its roots.
+    pub roots_asked: Arc<Mutex<u32>>,
     /// How long each answer takes (an async wait: the client stays responsive).
     delay: Duration,
     protocol: ProtocolVersion,
@@ -206,6 +216,10 @@ impl ScriptedClient {
     ) -> Self {
         ScriptedClient {
             sampling: true,
+            elicitation: None,
+            roots: None,
+            elicited: Arc::default(),
+            roots_asked: Arc::default(),
             delay: Duration::ZERO,
             protocol: ProtocolVersion::V_2025_11_25,
             answer: Arc::new(answer),
@@ -254,6 +268,24 @@ impl ScriptedClient {
             sampling: false,
             ..Self::replying("unused")
         }
+    }
+
+    /// The same client, declaring elicitation and answering with `answer`.
+    pub fn eliciting(
+        mut self,
+        answer: impl Fn(&rmcp::model::ElicitRequestParams) -> Result<rmcp::model::ElicitResult, McpError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.elicitation = Some(Arc::new(answer));
+        self
+    }
+
+    /// The same client, declaring roots and listing these `file://` URIs.
+    pub fn with_roots(mut self, uris: &[&'static str]) -> Self {
+        self.roots = Some(uris.to_vec());
+        self
     }
 
     /// The same client, taking `delay` to answer each sampling request.
@@ -329,6 +361,34 @@ impl ClientHandler for ScriptedClient {
         (self.answer)(&params)
     }
 
+    async fn create_elicitation(
+        &self,
+        params: rmcp::model::ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, McpError> {
+        self.elicited.lock().unwrap().push(params.clone());
+        tokio::time::sleep(self.delay).await;
+        match &self.elicitation {
+            Some(answer) => answer(&params),
+            None => Err(McpError::method_not_found::<rmcp::model::ElicitationCreateRequestMethod>()),
+        }
+    }
+
+    #[allow(deprecated)]
+    async fn list_roots(
+        &self,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ListRootsResult, McpError> {
+        *self.roots_asked.lock().unwrap() += 1;
+        let roots = self
+            .roots
+            .iter()
+            .flatten()
+            .map(|uri| rmcp::model::Root::new(*uri))
+            .collect();
+        Ok(rmcp::model::ListRootsResult::new(roots))
+    }
+
     async fn on_cancelled(
         &self,
         params: rmcp::model::CancelledNotificationParam,
@@ -371,6 +431,15 @@ impl ClientHandler for ScriptedClient {
         let mut capabilities = ClientCapabilities::default();
         if self.sampling {
             capabilities = ClientCapabilities::builder().enable_sampling().build();
+        }
+        if self.elicitation.is_some() {
+            capabilities.elicitation = ClientCapabilities::builder()
+                .enable_elicitation()
+                .build()
+                .elicitation;
+        }
+        if self.roots.is_some() {
+            capabilities.roots = ClientCapabilities::builder().enable_roots().build().roots;
         }
         let mut config = ClientConfig::new(
             capabilities,

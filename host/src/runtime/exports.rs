@@ -693,3 +693,36 @@ pub fn describe_tool(
     }
     Ok((tool, compiled))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(value: Value) -> JsonObject {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn output_schemas_must_describe_objects_and_be_valid() {
+        assert!(OutputSchema::compile("t", &object(json!({"type": "object"}))).is_ok());
+        let array = OutputSchema::compile("t", &object(json!({"type": "array"})));
+        assert!(array.err().unwrap().to_string().contains("must describe an object"));
+        let broken = OutputSchema::compile("t", &object(json!({"type": "object", "properties": {"a": {"type": 7}}})));
+        assert!(broken.err().unwrap().to_string().contains("not a valid JSON Schema"));
+    }
+
+    #[test]
+    fn structured_output_becomes_text_when_the_content_is_empty() {
+        let result = json!({"content": [], "structuredContent": "{\"a\":1}", "isError": false});
+        let checked = check_tool_result(result, None).unwrap();
+        assert_eq!(checked["structuredContent"], json!({"a": 1}));
+        assert_eq!(checked["content"], json!([{"type": "text", "text": "{\"a\":1}"}]));
+    }
+
+    #[test]
+    fn the_payload_counts_what_the_plugin_gave_not_the_json_around_it() {
+        let text = json!({"content": [{"type": "text", "text": "abcde"}], "isError": false, "resultType": "complete"});
+        assert_eq!(payload_size(&text), 5);
+        assert_eq!(payload_size(&json!({"structuredContent": {"n": 1234}})), 4);
+    }
+}

@@ -340,6 +340,12 @@ pub mod __private {
         pub fn input_schema(tool: &mut Tool, schema: &str) {
             tool.input_schema = schema.into();
         }
+        /// `[output_schema = TEXT]`: declare a structured-output schema by
+        /// hand (the function then returns a [`crate::ToolResult`] with
+        /// `structured` set); `-> Output` derives it instead.
+        pub fn output_schema(tool: &mut Tool, schema: &str) {
+            tool.output_schema = Some(schema.into());
+        }
         /// `[title = "..."]`: a display name.
         pub fn title(tool: &mut Tool, title: &str) {
             tool.title = Some(title.into());
