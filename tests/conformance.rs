@@ -40,7 +40,14 @@ fn suite() -> (PathBuf, PathBuf) {
     std::fs::write(dir.join("package.json"), "{\"private\": true}\n").unwrap();
     let output = Command::new("npm")
         .current_dir(&dir)
-        .args(["install", "--no-audit", "--no-fund", "--loglevel=error", SUITE, NODE])
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            SUITE,
+            NODE,
+        ])
         .output()
         .expect("cannot run npm (install Node.js and npm)");
     assert!(
@@ -82,10 +89,12 @@ fn run_suite(revision: &str, url: &str) -> BTreeMap<String, (u32, u32)> {
         .output()
         .expect("cannot run the conformance suite");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = stdout
-        .split("=== SUMMARY ===")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no summary from the suite:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
+    let summary = stdout.split("=== SUMMARY ===").nth(1).unwrap_or_else(|| {
+        panic!(
+            "no summary from the suite:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     let mut scenarios = BTreeMap::new();
     // `✓ name: 3 passed, 0 failed` per scenario, up to the totals.
     for line in summary.lines().take_while(|l| !l.starts_with("Total:")) {
@@ -137,8 +146,15 @@ fn the_official_conformance_suite_passes_for_both_revisions() {
             }
         }
         // Every scenario the revision requires ran.
-        for required in ["tools-call-with-progress", "prompts-get-with-image", "resources-templates-read"] {
-            assert!(scenarios.contains_key(required), "{revision}: {required} did not run");
+        for required in [
+            "tools-call-with-progress",
+            "prompts-get-with-image",
+            "resources-templates-read",
+        ] {
+            assert!(
+                scenarios.contains_key(required),
+                "{revision}: {required} did not run"
+            );
         }
     }
     assert!(

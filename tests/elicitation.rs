@@ -128,8 +128,16 @@ async fn a_client_that_cannot_be_asked_gets_unsupported_or_missing_capability() 
             match session.client.call_tool(request).await {
                 Err(ServiceError::McpError(error)) => {
                     assert!(modern, "{at}: {error:?}");
-                    assert_eq!(error.code, ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY, "{at}");
-                    assert!(error.message.contains("`elicitation`"), "{at}: {}", error.message);
+                    assert_eq!(
+                        error.code,
+                        ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                        "{at}"
+                    );
+                    assert!(
+                        error.message.contains("`elicitation`"),
+                        "{at}: {}",
+                        error.message
+                    );
                     assert!(error.data.unwrap()["requiredCapabilities"]["elicitation"].is_object());
                 }
                 Ok(result) => {
@@ -151,8 +159,12 @@ async fn an_unanswered_question_times_out() {
         for (modern, client) in eras(|| user().slow(Duration::from_secs(3))) {
             let session = open(transport, &workspace, client).await;
             let at = format!("{transport:?} modern={modern}");
-            let request = CallToolRequestParams::new("test_elicitation")
-                .with_arguments(json!({"message": "please accept"}).as_object().unwrap().clone());
+            let request = CallToolRequestParams::new("test_elicitation").with_arguments(
+                json!({"message": "please accept"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            );
             match session.client.call_tool(request).await {
                 // A session's request times out and the plugin hears it.
                 Ok(result) => {
@@ -183,7 +195,12 @@ async fn roots_come_from_the_client_or_are_unsupported() {
         for (modern, client) in eras(user) {
             let session = open(transport, &workspace, client.clone()).await;
             let at = format!("{transport:?} modern={modern}");
-            let found = call(&session.client, "test_input_required_result_list_roots", json!({})).await;
+            let found = call(
+                &session.client,
+                "test_input_required_result_list_roots",
+                json!({}),
+            )
+            .await;
             assert_eq!(text(&found), "Found 2 root(s)", "{at}");
             assert_eq!(*client.roots_asked.lock().unwrap(), 1, "{at}");
         }
@@ -198,7 +215,11 @@ async fn roots_come_from_the_client_or_are_unsupported() {
                 }
                 Ok(result) => {
                     assert!(!modern, "{at}");
-                    assert!(text(&result).contains("offers no roots"), "{at}: {}", text(&result));
+                    assert!(
+                        text(&result).contains("offers no roots"),
+                        "{at}: {}",
+                        text(&result)
+                    );
                 }
                 Err(other) => panic!("{at}: {other}"),
             }
@@ -214,7 +235,12 @@ async fn several_questions_travel_in_one_round_under_the_plugins_keys() {
         // in a round.
         for (modern, client) in eras(user) {
             let session = open(transport, &workspace, client).await;
-            let done = call(&session.client, "test_input_required_result_multiple_inputs", json!({})).await;
+            let done = call(
+                &session.client,
+                "test_input_required_result_multiple_inputs",
+                json!({}),
+            )
+            .await;
             assert_eq!(
                 text(&done),
                 "Name: Alice; Greeting: Hello there!; Roots: 2",
@@ -224,7 +250,9 @@ async fn several_questions_travel_in_one_round_under_the_plugins_keys() {
         // The round itself: three requests, under the plugin's keys.
         let session = open(transport, &workspace, user().modern()).await;
         let request = CallToolRequestParams::new("test_input_required_result_multiple_inputs");
-        let Ok(CallToolResponse::InputRequired(round)) = session.client.call_tool_once(request).await else {
+        let Ok(CallToolResponse::InputRequired(round)) =
+            session.client.call_tool_once(request).await
+        else {
             panic!("{transport:?}: expected input_required");
         };
         let requests = serde_json::to_value(round.input_requests.unwrap()).unwrap();

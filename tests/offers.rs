@@ -8,8 +8,8 @@ mod common;
 
 use common::*;
 use rmcp::model::{
-    ArgumentInfo, CompleteRequestParams, GetPromptRequestParams, PaginatedRequestParams,
-    ReadResourceRequestParams, Reference, ResourceContents, ErrorCode,
+    ArgumentInfo, CompleteRequestParams, ErrorCode, GetPromptRequestParams, PaginatedRequestParams,
+    ReadResourceRequestParams, Reference, ResourceContents,
 };
 use rmcp::service::ServiceError;
 use serde_json::json;
@@ -43,7 +43,9 @@ async fn prompts_resources_and_completions_merge_across_plugins() {
             let at = format!("{transport:?} modern={modern}");
             let client = &session.client;
 
-            let info = client.peer_info().map(|i| serde_json::to_value(&i.capabilities).unwrap());
+            let info = client
+                .peer_info()
+                .map(|i| serde_json::to_value(&i.capabilities).unwrap());
             if let Some(capabilities) = info {
                 assert!(capabilities["prompts"].is_object(), "{at}: {capabilities}");
                 assert!(capabilities["completions"].is_object(), "{at}");
@@ -52,13 +54,21 @@ async fn prompts_resources_and_completions_merge_across_plugins() {
 
             let prompts = client.list_all_prompts().await.unwrap();
             let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
-            assert_eq!(names.first(), Some(&"test_simple_prompt"), "{at}: config order");
+            assert_eq!(
+                names.first(),
+                Some(&"test_simple_prompt"),
+                "{at}: config order"
+            );
             assert_eq!(names.last(), Some(&"haiku"), "{at}");
             let haiku = prompts.iter().find(|p| p.name == "haiku").unwrap();
             let arguments = haiku.arguments.as_ref().unwrap();
             assert_eq!(arguments[0].name, "topic", "{at}");
             assert_eq!(arguments[0].required, Some(true), "{at}");
-            assert_eq!(arguments[0].description.as_deref(), Some("What to write about."), "{at}");
+            assert_eq!(
+                arguments[0].description.as_deref(),
+                Some("What to write about."),
+                "{at}"
+            );
             assert_eq!(arguments[1].required, Some(false), "{at}");
 
             let filled = client
@@ -80,24 +90,44 @@ async fn prompts_resources_and_completions_merge_across_plugins() {
                 (json!({"topic": ""}), "`topic` is empty"),
                 (json!({"topic": 3}), "must be a string"),
             ] {
-                let error = client.get_prompt(prompt("haiku", arguments)).await.unwrap_err();
-                let ServiceError::McpError(error) = error else { panic!("{at}") };
+                let error = client
+                    .get_prompt(prompt("haiku", arguments))
+                    .await
+                    .unwrap_err();
+                let ServiceError::McpError(error) = error else {
+                    panic!("{at}")
+                };
                 assert_eq!(error.code, ErrorCode::INVALID_PARAMS, "{at}");
                 assert!(error.message.contains(why), "{at}: {}", error.message);
             }
-            let unknown = client.get_prompt(prompt("nope", json!({}))).await.unwrap_err();
-            assert!(unknown.to_string().contains("unknown prompt `nope`"), "{at}: {unknown}");
+            let unknown = client
+                .get_prompt(prompt("nope", json!({})))
+                .await
+                .unwrap_err();
+            assert!(
+                unknown.to_string().contains("unknown prompt `nope`"),
+                "{at}: {unknown}"
+            );
 
             let resources = client.list_all_resources().await.unwrap();
             let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
             assert_eq!(
                 uris,
-                ["test://static-text", "test://static-binary", "test://watched-resource", "shapes://style"],
+                [
+                    "test://static-text",
+                    "test://static-binary",
+                    "test://watched-resource",
+                    "shapes://style"
+                ],
                 "{at}"
             );
             let templates = client.list_all_resource_templates().await.unwrap();
             let templates: Vec<&str> = templates.iter().map(|t| t.uri_template.as_str()).collect();
-            assert_eq!(templates, ["test://template/{id}/data", "shapes://items/{+path}"], "{at}");
+            assert_eq!(
+                templates,
+                ["test://template/{id}/data", "shapes://items/{+path}"],
+                "{at}"
+            );
 
             // A read goes to the plugin that lists the URI or whose template matches it.
             let read = |uri: &str| client.read_resource(ReadResourceRequestParams::new(uri));
@@ -110,30 +140,71 @@ async fn prompts_resources_and_completions_merge_across_plugins() {
             let ResourceContents::BlobResourceContents { blob, uri, .. } = &item.contents[0] else {
                 panic!("{at}")
             };
-            assert_eq!((uri.as_str(), blob.as_str()), ("shapes://items/a/b.bin", "YS9iLmJpbg=="), "{at}");
+            assert_eq!(
+                (uri.as_str(), blob.as_str()),
+                ("shapes://items/a/b.bin", "YS9iLmJpbg=="),
+                "{at}"
+            );
             let data = read("test://template/42/data").await.unwrap();
-            assert!(serde_json::to_string(&data).unwrap().contains("Data for ID: 42"), "{at}");
+            assert!(
+                serde_json::to_string(&data)
+                    .unwrap()
+                    .contains("Data for ID: 42"),
+                "{at}"
+            );
             // Not found: by no plugin, or by the plugin itself; the code is
             // the revision's own (-32002, or -32602 from 2026-07-28).
-            let code = if modern { ErrorCode::INVALID_PARAMS } else { ErrorCode::RESOURCE_NOT_FOUND };
-            for uri in ["nowhere://x", "shapes://items/missing/x", "test://template/1/2/data"] {
-                let ServiceError::McpError(error) = read(uri).await.unwrap_err() else { panic!("{at}") };
+            let code = if modern {
+                ErrorCode::INVALID_PARAMS
+            } else {
+                ErrorCode::RESOURCE_NOT_FOUND
+            };
+            for uri in [
+                "nowhere://x",
+                "shapes://items/missing/x",
+                "test://template/1/2/data",
+            ] {
+                let ServiceError::McpError(error) = read(uri).await.unwrap_err() else {
+                    panic!("{at}")
+                };
                 assert_eq!(error.code, code, "{at} {uri}");
                 assert_eq!(error.data.unwrap()["uri"], uri, "{at}");
             }
 
             // Completion by reference, from the plugin that owns it.
             let complete = |reference: Reference, name: &str, value: &str| {
-                client.complete(CompleteRequestParams::new(reference, ArgumentInfo::new(name, value)))
+                client.complete(CompleteRequestParams::new(
+                    reference,
+                    ArgumentInfo::new(name, value),
+                ))
             };
-            let topics = complete(Reference::for_prompt("haiku"), "topic", "au").await.unwrap();
+            let topics = complete(Reference::for_prompt("haiku"), "topic", "au")
+                .await
+                .unwrap();
             assert_eq!(topics.completion.values, ["autumn", "august"], "{at}");
-            let paths = complete(Reference::for_resource("shapes://items/{+path}"), "path", "x").await.unwrap();
+            let paths = complete(
+                Reference::for_resource("shapes://items/{+path}"),
+                "path",
+                "x",
+            )
+            .await
+            .unwrap();
             assert_eq!(paths.completion.values, ["x/a", "x/b"], "{at}");
-            let args = complete(Reference::for_prompt("test_prompt_with_arguments"), "arg1", "teste").await.unwrap();
+            let args = complete(
+                Reference::for_prompt("test_prompt_with_arguments"),
+                "arg1",
+                "teste",
+            )
+            .await
+            .unwrap();
             assert_eq!(args.completion.values, ["tested"], "{at}");
-            let unknown = complete(Reference::for_prompt("nope"), "a", "").await.unwrap_err();
-            assert!(unknown.to_string().contains("unknown reference"), "{at}: {unknown}");
+            let unknown = complete(Reference::for_prompt("nope"), "a", "")
+                .await
+                .unwrap_err();
+            assert!(
+                unknown.to_string().contains("unknown reference"),
+                "{at}: {unknown}"
+            );
         }
     }
 }
@@ -144,7 +215,8 @@ async fn a_prompt_may_ask_the_client_in_both_eras() {
     for transport in TRANSPORTS {
         for (modern, client) in eras() {
             let client = client.eliciting(|_| {
-                let mut result = rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Accept);
+                let mut result =
+                    rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Accept);
                 result.content = Some(json!({"context": "tests"}));
                 Ok(result)
             });
@@ -176,7 +248,10 @@ async fn without_offers_the_methods_are_not_found_and_not_declared() {
                 assert!(info.capabilities.completions.is_none(), "{at}");
             }
             let error = session.client.list_prompts(None).await.unwrap_err();
-            assert!(error.to_string().contains("-32601") || error.to_string().contains("prompts/list"), "{at}: {error}");
+            assert!(
+                error.to_string().contains("-32601") || error.to_string().contains("prompts/list"),
+                "{at}: {error}"
+            );
         }
     }
 }
@@ -224,7 +299,9 @@ async fn long_lists_come_in_pages_with_opaque_cursors() {
     let cursor = first.next_cursor.clone().expect("a second page");
     let second = session
         .client
-        .list_tools(Some(PaginatedRequestParams::default().with_cursor(Some(cursor))))
+        .list_tools(Some(
+            PaginatedRequestParams::default().with_cursor(Some(cursor)),
+        ))
         .await
         .unwrap();
     assert_eq!(second.tools.len(), 45 * 3 - 100);

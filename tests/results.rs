@@ -42,7 +42,10 @@ async fn every_content_block_reaches_the_client_in_both_eras() {
             let png = base64::engine::general_purpose::STANDARD
                 .decode(&image.data)
                 .unwrap();
-            assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() == 70, "{at}");
+            assert!(
+                png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() == 70,
+                "{at}"
+            );
 
             let audio = call(&session.client, "test_audio_content", json!({})).await;
             assert!(
@@ -74,7 +77,11 @@ async fn every_content_block_reaches_the_client_in_both_eras() {
                 ["text", "image", "resource_link", "audio", "resource"],
                 "{at}"
             );
-            assert_eq!(blocks[0]["annotations"]["audience"], json!(["user"]), "{at}");
+            assert_eq!(
+                blocks[0]["annotations"]["audience"],
+                json!(["user"]),
+                "{at}"
+            );
             assert_eq!(blocks[1]["annotations"]["priority"], json!(0.5), "{at}");
             assert_eq!(
                 blocks[2],
@@ -106,7 +113,12 @@ async fn structured_output_is_checked_against_the_output_schema() {
             assert_eq!(shown, expected, "{at}");
 
             // The seed's dict result, as structured output.
-            let analysis = call(&session.client, "analyze_code", json!({"code": "q = f\"{x}\""})).await;
+            let analysis = call(
+                &session.client,
+                "analyze_code",
+                json!({"code": "q = f\"{x}\""}),
+            )
+            .await;
             assert_eq!(
                 analysis.structured_content,
                 Some(json!({"analysis": "Use a prepared statement.", "source": "scripted-model"})),
@@ -118,12 +130,19 @@ async fn structured_output_is_checked_against_the_output_schema() {
             assert_eq!(text(&fits), "counted: fits", "{at}: content kept as given");
 
             let error = call(&session.client, "counted", json!({"how": "error"})).await;
-            assert_eq!(error.is_error, Some(true), "{at}: an error result needs no structure");
+            assert_eq!(
+                error.is_error,
+                Some(true),
+                "{at}: an error result needs no structure"
+            );
             assert_eq!(text(&error), "could not count", "{at}");
 
             for (how, why) in [
                 ("wrong-type", "does not fit the tool's `output-schema`"),
-                ("missing", "declares an `output-schema` but returned no `structured` output"),
+                (
+                    "missing",
+                    "declares an `output-schema` but returned no `structured` output",
+                ),
                 ("not-json", "`structured` output is not JSON"),
                 ("not-object", "`structured` output must be a JSON object"),
             ] {
@@ -161,17 +180,28 @@ async fn titles_annotations_and_output_schemas_are_listed() {
         json!({"readOnlyHint": true, "idempotentHint": true, "openWorldHint": false})
     );
     assert_eq!(listed["outputSchema"]["type"], "object");
-    assert_eq!(listed["outputSchema"]["required"], json!(["city", "celsius", "sunny"]));
-    let broken = serde_json::to_value(tools.iter().find(|t| t.name == "broken_chart").unwrap()).unwrap();
+    assert_eq!(
+        listed["outputSchema"]["required"],
+        json!(["city", "celsius", "sunny"])
+    );
+    let broken =
+        serde_json::to_value(tools.iter().find(|t| t.name == "broken_chart").unwrap()).unwrap();
     assert_eq!(
         broken["annotations"],
         json!({"destructiveHint": true, "openWorldHint": true})
     );
     // A hand-written 2020-12 schema is listed as written.
-    let contact = tools.iter().find(|t| t.name == "json_schema_2020_12_tool").unwrap();
-    assert_eq!(contact.input_schema["$defs"]["address"]["$anchor"], "addressDef");
+    let contact = tools
+        .iter()
+        .find(|t| t.name == "json_schema_2020_12_tool")
+        .unwrap();
+    assert_eq!(
+        contact.input_schema["$defs"]["address"]["$anchor"],
+        "addressDef"
+    );
     assert_eq!(contact.input_schema["else"], json!({"required": ["email"]}));
     // 0.1 tools have none of these.
-    let old = serde_json::to_value(tools.iter().find(|t| t.name == "probe_result").unwrap()).unwrap();
+    let old =
+        serde_json::to_value(tools.iter().find(|t| t.name == "probe_result").unwrap()).unwrap();
     assert!(old.get("annotations").is_none() && old.get("outputSchema").is_none());
 }

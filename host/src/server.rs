@@ -40,6 +40,19 @@ use crate::routes::session::Session;
 use crate::runtime::exports::CompletionTarget;
 use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
 
+/// One page of a list as its result type (`ListToolsResult`...), with the
+/// cursor of the next and cache hints.
+macro_rules! list_page {
+    ($result:ident, $list:expr, $items:expr, $request:expr) => {{
+        let Page { items, next_cursor } = page_of($list, $items, $request)?;
+        let mut result = $result::with_all_items(items)
+            .with_ttl_ms(LIST_TTL_MS)
+            .with_cache_scope(CacheScope::Public);
+        result.next_cursor = next_cursor;
+        Ok(result)
+    }};
+}
+
 /// One handler per MCP session (or per request, for 2026-07-28 HTTP); all
 /// share the runtime and the parked calls.
 #[derive(Clone)]
@@ -145,6 +158,40 @@ impl McpServer {
             peer: context.peer.clone(),
             progress_token: context.meta.get_progress_token(),
             log_level,
+        }
+    }
+
+    /// What drives a 2026-07-28 call in this request.
+    fn driver(
+        &self,
+        context: &RequestContext<RoleServer>,
+        slot: Option<crate::fairness::ClientSlot>,
+        provider: Option<Arc<dyn SampleRoute>>,
+        client: Arc<str>,
+    ) -> crate::mrtr::Request {
+        crate::mrtr::Request {
+            slot,
+            capabilities: context.client_capabilities(),
+            provider,
+            cancel: context.ct.clone(),
+            route: self.notify_route(context),
+            client,
+        }
+    }
+
+    /// Run `job` for a 2026-07-28 request: start it, or resume the parked
+    /// call its `requestState` names with the client's answers.
+    async fn park_or_resume(
+        &self,
+        plugin: &Arc<Plugin>,
+        job: Job,
+        request_state: Option<String>,
+        answers: Option<rmcp::model::InputResponses>,
+        driver: crate::mrtr::Request,
+    ) -> Result<Step, McpError> {
+        match request_state {
+            Some(state) => self.parked.resume(&state, answers, &job, driver).await,
+            None => self.parked.start(plugin.clone(), job, driver).await,
         }
     }
 
@@ -272,12 +319,7 @@ impl ServerHandler for McpServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let Page { items, next_cursor } = page_of("tools", self.runtime.tools(), request)?;
-        let mut result = ListToolsResult::with_all_items(items)
-            .with_ttl_ms(LIST_TTL_MS)
-            .with_cache_scope(CacheScope::Public);
-        result.next_cursor = next_cursor;
-        Ok(result)
+        list_page!(ListToolsResult, "tools", self.runtime.tools(), request)
     }
 
     // Prompts, resources and completions are answered only when declared:
@@ -290,12 +332,12 @@ impl ServerHandler for McpServer {
         if !self.runtime.offers_prompts() {
             return Err(McpError::method_not_found::<ListPromptsRequestMethod>());
         }
-        let Page { items, next_cursor } = page_of("prompts", self.runtime.prompts(), request)?;
-        let mut result = ListPromptsResult::with_all_items(items)
-            .with_ttl_ms(LIST_TTL_MS)
-            .with_cache_scope(CacheScope::Public);
-        result.next_cursor = next_cursor;
-        Ok(result)
+        list_page!(
+            ListPromptsResult,
+            "prompts",
+            self.runtime.prompts(),
+            request
+        )
     }
 
     async fn get_prompt(
@@ -321,26 +363,20 @@ impl ServerHandler for McpServer {
         let provider = self.provider_for(plugin, &context);
         let outcome = if is_2026_era(&context) {
             // A prompt may ask the client, like a tool: in this era by rounds.
-            let driver = crate::mrtr::Request {
-                slot: None,
-                capabilities: context.client_capabilities(),
-                provider,
-                cancel: context.ct.clone(),
-                route: self.notify_route(&context),
-                client,
-            };
+            let driver = self.driver(&context, None, provider, client);
             let job = Job::Prompt {
                 name: request.name.clone(),
                 arguments,
             };
-            let step = match request.request_state {
-                Some(state) => {
-                    self.parked
-                        .resume(&state, request.input_responses, &job, driver)
-                        .await?
-                }
-                None => self.parked.start(plugin.clone(), job, driver).await?,
-            };
+            let step = self
+                .park_or_resume(
+                    plugin,
+                    job,
+                    request.request_state,
+                    request.input_responses,
+                    driver,
+                )
+                .await?;
             match step {
                 Step::Done(Outcome::Prompt(outcome)) => outcome,
                 Step::Done(Outcome::Tool(_)) => {
@@ -377,12 +413,12 @@ impl ServerHandler for McpServer {
         if !self.runtime.offers_resources() {
             return Err(McpError::method_not_found::<ListResourcesRequestMethod>());
         }
-        let Page { items, next_cursor } = page_of("resources", self.runtime.resources(), request)?;
-        let mut result = ListResourcesResult::with_all_items(items)
-            .with_ttl_ms(LIST_TTL_MS)
-            .with_cache_scope(CacheScope::Public);
-        result.next_cursor = next_cursor;
-        Ok(result)
+        list_page!(
+            ListResourcesResult,
+            "resources",
+            self.runtime.resources(),
+            request
+        )
     }
 
     async fn list_resource_templates(
@@ -395,13 +431,12 @@ impl ServerHandler for McpServer {
                 ListResourceTemplatesRequestMethod,
             >());
         }
-        let Page { items, next_cursor } =
-            page_of("resources/templates", self.runtime.templates(), request)?;
-        let mut result = ListResourceTemplatesResult::with_all_items(items)
-            .with_ttl_ms(LIST_TTL_MS)
-            .with_cache_scope(CacheScope::Public);
-        result.next_cursor = next_cursor;
-        Ok(result)
+        list_page!(
+            ListResourceTemplatesResult,
+            "resources/templates",
+            self.runtime.templates(),
+            request
+        )
     }
 
     async fn read_resource(
@@ -597,26 +632,20 @@ impl ServerHandler for McpServer {
         // the call runs in its own task and may park; `sample()` on the
         // provider route runs straight through within it.
         if is_2026_era(&context) {
-            let driver = crate::mrtr::Request {
-                slot,
-                capabilities: context.client_capabilities(),
-                provider,
-                cancel: context.ct.clone(),
-                route,
-                client,
-            };
+            let driver = self.driver(&context, slot, provider, client);
             let job = Job::Tool {
                 name: request.name.to_string(),
                 arguments,
             };
-            let step = match request.request_state {
-                Some(state) => {
-                    self.parked
-                        .resume(&state, request.input_responses, &job, driver)
-                        .await?
-                }
-                None => self.parked.start(plugin.clone(), job, driver).await?,
-            };
+            let step = self
+                .park_or_resume(
+                    plugin,
+                    job,
+                    request.request_state,
+                    request.input_responses,
+                    driver,
+                )
+                .await?;
             return match step {
                 Step::Done(Outcome::Tool(outcome)) => {
                     tool_result(plugin, &request.name, outcome, started)

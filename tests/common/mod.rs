@@ -175,8 +175,11 @@ pub type Answer =
     Arc<dyn Fn(&CreateMessageRequestParams) -> Result<CreateMessageResult, McpError> + Send + Sync>;
 
 /// How the scripted client answers an elicitation request.
-pub type ElicitAnswer =
-    Arc<dyn Fn(&rmcp::model::ElicitRequestParams) -> Result<rmcp::model::ElicitResult, McpError> + Send + Sync>;
+pub type ElicitAnswer = Arc<
+    dyn Fn(&rmcp::model::ElicitRequestParams) -> Result<rmcp::model::ElicitResult, McpError>
+        + Send
+        + Sync,
+>;
 
 /// An MCP client that answers sampling (and, when asked to, elicitation and
 /// roots) from a script and records every request it receives.
@@ -273,7 +276,9 @@ impl ScriptedClient {
     /// The same client, declaring elicitation and answering with `answer`.
     pub fn eliciting(
         mut self,
-        answer: impl Fn(&rmcp::model::ElicitRequestParams) -> Result<rmcp::model::ElicitResult, McpError>
+        answer: impl Fn(
+            &rmcp::model::ElicitRequestParams,
+        ) -> Result<rmcp::model::ElicitResult, McpError>
         + Send
         + Sync
         + 'static,
@@ -370,7 +375,9 @@ impl ClientHandler for ScriptedClient {
         tokio::time::sleep(self.delay).await;
         match &self.elicitation {
             Some(answer) => answer(&params),
-            None => Err(McpError::method_not_found::<rmcp::model::ElicitationCreateRequestMethod>()),
+            None => Err(McpError::method_not_found::<
+                rmcp::model::ElicitationCreateRequestMethod,
+            >()),
         }
     }
 

@@ -47,7 +47,7 @@ pub fn add_to_linker<T: Send + 'static>(
 
 /// A question on its way: what to finish it with once answered.
 enum Waiting {
-    Sample(Pending),
+    Sample(Box<Pending>),
     Elicit(Value),
     Roots,
 }
@@ -87,7 +87,7 @@ impl Host for Questions<'_> {
                     }
                     timeout = timeout.min(self.sampling.timeout());
                     asks.push((Some(key), Ask::Sample(Box::new(pending.params.clone()))));
-                    waiting.push((index, Waiting::Sample(pending)));
+                    waiting.push((index, Waiting::Sample(Box::new(pending))));
                 }
                 Question::Elicit(form) => {
                     match self

@@ -706,9 +706,24 @@ mod tests {
     fn output_schemas_must_describe_objects_and_be_valid() {
         assert!(OutputSchema::compile("t", &object(json!({"type": "object"}))).is_ok());
         let array = OutputSchema::compile("t", &object(json!({"type": "array"})));
-        assert!(array.err().unwrap().to_string().contains("must describe an object"));
-        let broken = OutputSchema::compile("t", &object(json!({"type": "object", "properties": {"a": {"type": 7}}})));
-        assert!(broken.err().unwrap().to_string().contains("not a valid JSON Schema"));
+        assert!(
+            array
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("must describe an object")
+        );
+        let broken = OutputSchema::compile(
+            "t",
+            &object(json!({"type": "object", "properties": {"a": {"type": 7}}})),
+        );
+        assert!(
+            broken
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("not a valid JSON Schema")
+        );
     }
 
     #[test]
@@ -716,7 +731,10 @@ mod tests {
         let result = json!({"content": [], "structuredContent": "{\"a\":1}", "isError": false});
         let checked = check_tool_result(result, None).unwrap();
         assert_eq!(checked["structuredContent"], json!({"a": 1}));
-        assert_eq!(checked["content"], json!([{"type": "text", "text": "{\"a\":1}"}]));
+        assert_eq!(
+            checked["content"],
+            json!([{"type": "text", "text": "{\"a\":1}"}])
+        );
     }
 
     #[test]

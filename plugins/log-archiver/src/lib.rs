@@ -19,9 +19,12 @@ fn process_log_entry(LogEntry { log_line }: LogEntry) -> Result<String, ToolErro
     );
     let explanation = sample_text(prompt, 100)?;
     let rule = "-".repeat(30);
-    let report = format!("--- INCIDENT REPORT ---\nRAW: {log_line}\nANALYSIS: {explanation}\n{rule}\n");
+    let report =
+        format!("--- INCIDENT REPORT ---\nRAW: {log_line}\nANALYSIS: {explanation}\n{rule}\n");
     append(REPORT_FILE, report)?;
-    Ok(format!("Success: Log analyzed and appended to '{REPORT_FILE}'."))
+    Ok(format!(
+        "Success: Log analyzed and appended to '{REPORT_FILE}'."
+    ))
 }
 
 tools! {

@@ -38,9 +38,7 @@ impl From<ElicitError> for ToolError {
 /// Ask the user to fill in a `T`: its JSON Schema is derived, flattened into
 /// MCP's form shape, and the accepted answer parsed back into a `T`. `T`'s
 /// fields must be strings, numbers, booleans, unit enums, or options of those.
-pub fn elicit<T: DeserializeOwned + JsonSchema>(
-    message: &str,
-) -> Result<Elicited<T>, ElicitError> {
+pub fn elicit<T: DeserializeOwned + JsonSchema>(message: &str) -> Result<Elicited<T>, ElicitError> {
     match elicit_with_schema(message, &form_schema_of::<T>())? {
         Elicited::Accepted(value) => serde_json::from_value(value)
             .map(Elicited::Accepted)
@@ -70,7 +68,9 @@ impl From<RootsError> for ToolError {
         ToolError::Failed(match error {
             RootsError::Unsupported(why) => format!("the client offers no roots: {why}"),
             RootsError::Refused(why) => format!("asking for roots was refused: {why}"),
-            RootsError::TimedOut(why) => format!("the client did not list its roots in time: {why}"),
+            RootsError::TimedOut(why) => {
+                format!("the client did not list its roots in time: {why}")
+            }
             RootsError::Failed(why) => format!("listing roots failed: {why}"),
         })
     }
@@ -190,8 +190,10 @@ impl Batch {
 
     /// Ask the client's LLM, under `key`.
     pub fn sample(mut self, key: &str, sample: Sample) -> Self {
-        self.questions
-            .push((key.into(), ask_import::Question::Sample(sample.into_request())));
+        self.questions.push((
+            key.into(),
+            ask_import::Question::Sample(sample.into_request()),
+        ));
         self
     }
 
@@ -254,7 +256,9 @@ impl Replies {
                 elicitation::Answer::Decline => Ok(Elicited::Declined),
                 elicitation::Answer::Cancel => Ok(Elicited::Cancelled),
             },
-            _ => Err(ElicitError::Failed(format!("no elicitation question `{key}`"))),
+            _ => Err(ElicitError::Failed(format!(
+                "no elicitation question `{key}`"
+            ))),
         }
     }
 

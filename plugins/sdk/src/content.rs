@@ -83,7 +83,11 @@ impl Content {
     }
 
     /// For a resource link: its description and MIME type.
-    pub fn describe(mut self, description: impl Into<String>, mime_type: impl Into<String>) -> Self {
+    pub fn describe(
+        mut self,
+        description: impl Into<String>,
+        mime_type: impl Into<String>,
+    ) -> Self {
         if let wit::Block::ResourceLink(link) = &mut self.0.block {
             link.description = Some(description.into());
             link.mime_type = Some(mime_type.into());

@@ -55,9 +55,9 @@ pub use {schemars, serde_json};
 use bindings::exports::wasm_mcp::plugin::tools::CallError;
 use bindings::wasm_mcp::plugin::{files, logging, progress as progress_import, sampling};
 
-pub use sampling::StopReason;
 /// A piece of a sampling message or answer (text, image, audio).
 pub use sampling::Content as SampleContent;
+pub use sampling::StopReason;
 
 /// Why a tool call produced no result.
 #[derive(Debug)]
@@ -100,7 +100,10 @@ pub type SampleError = sampling::Error;
 
 impl From<SampleError> for ToolError {
     fn from(error: SampleError) -> Self {
-        ToolError::Failed(format!("sampling failed: {}", describe_sample_error(&error)))
+        ToolError::Failed(format!(
+            "sampling failed: {}",
+            describe_sample_error(&error)
+        ))
     }
 }
 
@@ -275,6 +278,7 @@ pub mod log {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::ask::object_of_strings;
     pub use crate::bindings::exports::wasm_mcp::plugin::completions::{
         Completion as WitCompletion, Guest as CompletionsGuest, Reference as WitReference,
     };
@@ -287,7 +291,6 @@ pub mod __private {
     pub use crate::bindings::exports::wasm_mcp::plugin::tools::{
         Annotations, CallError, Guest, Tool, ToolResult as WitToolResult,
     };
-    pub use crate::ask::object_of_strings;
     pub use crate::offers::{
         CompletionsOffer, NoCompletions, NoPrompts, NoResources, PromptEntry, PromptsOffer,
         ResourceEntry, ResourcesOffer, fill_prompt, list_prompts, list_resources, list_templates,

@@ -73,12 +73,16 @@ impl Vars {
     }
 }
 
+/// Fills in a prompt from its arguments.
+#[doc(hidden)]
+pub type FillPrompt = fn(&[(String, String)]) -> Result<Vec<Message>, ToolError>;
+
 #[doc(hidden)]
 pub struct PromptEntry {
     pub name: &'static str,
     pub description: &'static str,
     pub arguments: Vec<Argument>,
-    pub get: fn(&[(String, String)]) -> Result<Vec<Message>, ToolError>,
+    pub get: FillPrompt,
 }
 
 #[doc(hidden)]
@@ -257,7 +261,9 @@ pub fn read_resource(
         if entry.template {
             match_template(entry.uri, uri).map(|vars| (entry, vars))
         } else {
-            (entry.uri == uri).then(Vars::default).map(|vars| (entry, vars))
+            (entry.uri == uri)
+                .then(Vars::default)
+                .map(|vars| (entry, vars))
         }
     });
     let Some((entry, vars)) = found else {

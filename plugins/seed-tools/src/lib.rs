@@ -12,11 +12,13 @@ struct Text {
 }
 
 fn summarize(Text { text }: Text) -> Result<String, ToolError> {
-    Ok(Sample::new(format!("Please summarize the following text:\n{text}"))
-        .system("You are a helpful research assistant.")
-        .max_tokens(4000)
-        .send()?
-        .text())
+    Ok(
+        Sample::new(format!("Please summarize the following text:\n{text}"))
+            .system("You are a helpful research assistant.")
+            .max_tokens(4000)
+            .send()?
+            .text(),
+    )
 }
 
 #[derive(serde::Deserialize, JsonSchema)]
@@ -27,15 +29,19 @@ struct Code {
 
 fn review_code(Code { code }: Code) -> Result<String, ToolError> {
     let ask = |focus: &str| {
-        Sample::new(format!("Review this code for {focus} issues and suggest fixes:\n{code}"))
-            .system("You are an expert code reviewer. Be specific and brief.")
-            .max_tokens(1000)
-            .send()
-            .map(|answer| answer.text())
+        Sample::new(format!(
+            "Review this code for {focus} issues and suggest fixes:\n{code}"
+        ))
+        .system("You are an expert code reviewer. Be specific and brief.")
+        .max_tokens(1000)
+        .send()
+        .map(|answer| answer.text())
     };
     let security = ask("security")?;
     let performance = ask("performance")?;
-    Ok(format!("## Security\n{security}\n\n## Performance\n{performance}"))
+    Ok(format!(
+        "## Security\n{security}\n\n## Performance\n{performance}"
+    ))
 }
 
 /// What `analyze_code` returns: the seed's `{"analysis", "source"}`, with

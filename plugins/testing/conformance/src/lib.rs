@@ -123,14 +123,16 @@ struct UserInfo {
 }
 
 fn test_elicitation(args: MessageArgs) -> Result<String, ToolError> {
-    Ok(match elicit_with_schema(&args.message, &wasm_mcp_sdk::form_schema_of::<UserInfo>()) {
-        Ok(Elicited::Accepted(content)) => {
-            format!("User response: action=accept, content={content}")
-        }
-        Ok(Elicited::Declined) => "User response: action=decline".into(),
-        Ok(Elicited::Cancelled) => "User response: action=cancel".into(),
-        Err(error) => format!("Elicitation failed: {error:?}"),
-    })
+    Ok(
+        match elicit_with_schema(&args.message, &wasm_mcp_sdk::form_schema_of::<UserInfo>()) {
+            Ok(Elicited::Accepted(content)) => {
+                format!("User response: action=accept, content={content}")
+            }
+            Ok(Elicited::Declined) => "User response: action=decline".into(),
+            Ok(Elicited::Cancelled) => "User response: action=cancel".into(),
+            Err(error) => format!("Elicitation failed: {error:?}"),
+        },
+    )
 }
 
 /// Ask with `schema` exactly as the scenario wants to see it.
@@ -245,7 +247,10 @@ fn test_input_required_result_request_state(_: NoArgs) -> Result<String, ToolErr
 fn test_input_required_result_multiple_inputs(_: NoArgs) -> Result<String, ToolError> {
     let mut replies = Batch::new()
         .elicit::<Name>("user_name", "What is your name?")
-        .sample("greeting", Sample::new("Generate a greeting").max_tokens(50))
+        .sample(
+            "greeting",
+            Sample::new("Generate a greeting").max_tokens(50),
+        )
         .roots("client_roots")
         .send();
     let name = match replies.elicited::<Name>("user_name")? {
@@ -254,7 +259,9 @@ fn test_input_required_result_multiple_inputs(_: NoArgs) -> Result<String, ToolE
     };
     let greeting = replies.sampled("greeting")?.text();
     let roots = replies.roots("client_roots")?.len();
-    Ok(format!("Name: {name}; Greeting: {greeting}; Roots: {roots}"))
+    Ok(format!(
+        "Name: {name}; Greeting: {greeting}; Roots: {roots}"
+    ))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -267,7 +274,8 @@ fn test_input_required_result_multi_round(_: NoArgs) -> Result<String, ToolError
     let Elicited::Accepted(Name { name }) = elicit::<Name>("Step 1: What is your name?")? else {
         return Ok("Multi-round stopped at step 1".into());
     };
-    let Elicited::Accepted(Color { color }) = elicit::<Color>("Step 2: What is your favorite color?")?
+    let Elicited::Accepted(Color { color }) =
+        elicit::<Color>("Step 2: What is your favorite color?")?
     else {
         return Ok("Multi-round stopped at step 2".into());
     };
@@ -376,7 +384,9 @@ fn test_input_required_result_prompt() -> Result<Vec<Message>, ToolError> {
         Elicited::Accepted(Context { context }) => context,
         _ => "none".into(),
     };
-    Ok(vec![Message::user(format!("Prompt with context: {context}"))])
+    Ok(vec![Message::user(format!(
+        "Prompt with context: {context}"
+    ))])
 }
 
 prompts! {
@@ -415,7 +425,12 @@ resources! {
 }
 
 /// Completes `arg1` of `test_prompt_with_arguments` from a short list.
-fn complete(reference: &Reference, argument: &str, value: &str, _: &[(String, String)]) -> Completion {
+fn complete(
+    reference: &Reference,
+    argument: &str,
+    value: &str,
+    _: &[(String, String)],
+) -> Completion {
     match (reference, argument) {
         (Reference::Prompt(name), "arg1") if name == "test_prompt_with_arguments" => {
             Completion::of(

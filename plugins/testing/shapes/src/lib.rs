@@ -40,7 +40,8 @@ struct How {
     how: String,
 }
 
-const SCHEMA: &str = r#"{"type":"object","properties":{"count":{"type":"integer"}},"required":["count"]}"#;
+const SCHEMA: &str =
+    r#"{"type":"object","properties":{"count":{"type":"integer"}},"required":["count"]}"#;
 
 /// Declares `SCHEMA` and returns structured output that fits it or not.
 fn counted(How { how }: How) -> Result<ToolResult, ToolError> {
@@ -53,7 +54,11 @@ fn counted(How { how }: How) -> Result<ToolResult, ToolError> {
         "not-object" => Some("[3]".into()),
         // An error result needs no structured output.
         "error" => return Ok(ToolResult::error([Content::text("could not count")])),
-        other => return Err(ToolError::InvalidArguments(format!("unknown `how`: {other}"))),
+        other => {
+            return Err(ToolError::InvalidArguments(format!(
+                "unknown `how`: {other}"
+            )));
+        }
     };
     Ok(result)
 }
@@ -61,11 +66,17 @@ fn counted(How { how }: How) -> Result<ToolResult, ToolError> {
 /// An error the model reads, with an image and a link to look at.
 fn broken_chart(_: City) -> Result<ToolResult, ToolError> {
     Ok(ToolResult::error([
-        Content::text("The chart could not be drawn; here is what came out.").for_audience(&[Role::User]),
+        Content::text("The chart could not be drawn; here is what came out.")
+            .for_audience(&[Role::User]),
         Content::image(vec![0x89, b'P', b'N', b'G'], "image/png").with_priority(0.5),
-        Content::resource_link("shapes://items/charts/last", "last-chart").describe("The last chart", "image/png"),
+        Content::resource_link("shapes://items/charts/last", "last-chart")
+            .describe("The last chart", "image/png"),
         Content::audio(vec![1, 2, 3], "audio/wav"),
-        Content::embedded_blob("shapes://raw", "application/octet-stream", vec![0, 1, 2, 255]),
+        Content::embedded_blob(
+            "shapes://raw",
+            "application/octet-stream",
+            vec![0, 1, 2, 255],
+        ),
     ]))
 }
 
@@ -107,8 +118,15 @@ fn haiku(Topic { topic, words }: Topic) -> Result<Vec<Message>, ToolError> {
         return Err(ToolError::InvalidArguments("`topic` is empty".into()));
     }
     Ok(vec![
-        Message::user(format!("Write a haiku about {topic} in {} words.", words.unwrap_or("17".into()))),
-        Message::assistant(Content::embedded_text("shapes://style", "text/plain", "5-7-5")),
+        Message::user(format!(
+            "Write a haiku about {topic} in {} words.",
+            words.unwrap_or("17".into())
+        )),
+        Message::assistant(Content::embedded_text(
+            "shapes://style",
+            "text/plain",
+            "5-7-5",
+        )),
     ])
 }
 
@@ -122,7 +140,9 @@ fn style(_: &str, _: &Vars) -> Result<Body, ToolError> {
 
 fn item(uri: &str, vars: &Vars) -> Result<Body, ToolError> {
     match vars.get("path") {
-        Some(path) if path.starts_with("missing") => Err(ToolError::NotFound(format!("nothing at {uri}"))),
+        Some(path) if path.starts_with("missing") => {
+            Err(ToolError::NotFound(format!("nothing at {uri}")))
+        }
         Some(path) => Ok(Body::Blob(path.as_bytes().to_vec())),
         None => Err(ToolError::Failed("no path".into())),
     }
@@ -133,12 +153,21 @@ resources! {
     item: template "shapes://items/{+path}", "application/octet-stream" => "Any item, by path",
 }
 
-fn complete(reference: &Reference, argument: &str, value: &str, _: &[(String, String)]) -> Completion {
+fn complete(
+    reference: &Reference,
+    argument: &str,
+    value: &str,
+    _: &[(String, String)],
+) -> Completion {
     match (reference, argument) {
-        (Reference::Prompt(_), "topic") => {
-            Completion::of(["autumn", "august", "winter"].into_iter().filter(|t| t.starts_with(value)))
+        (Reference::Prompt(_), "topic") => Completion::of(
+            ["autumn", "august", "winter"]
+                .into_iter()
+                .filter(|t| t.starts_with(value)),
+        ),
+        (Reference::ResourceTemplate(_), "path") => {
+            Completion::of([format!("{value}/a"), format!("{value}/b")])
         }
-        (Reference::ResourceTemplate(_), "path") => Completion::of([format!("{value}/a"), format!("{value}/b")]),
         _ => Completion::default(),
     }
 }
