@@ -37,6 +37,7 @@ use wasm_mcp_host::capabilities::sampling::{BoxFuture, RouteName, SampleRoute, S
 use wasm_mcp_host::config::{Config, Grant, Limits, PluginConfig, SamplingPolicy};
 use wasm_mcp_host::routes::Nobody;
 use wasm_mcp_host::runtime::cache::CompileCache;
+use wasm_mcp_host::runtime::exports;
 use wasm_mcp_host::runtime::{Allocator, CallContext, Plugin, Runtime, RuntimeOptions};
 
 fn quick() -> bool {
@@ -62,12 +63,15 @@ fn main() {
             .unwrap_or(0),
         cpu_model()
     );
-    // BENCH_ONLY=component|end-to-end|parked|startup runs one section.
+    // BENCH_ONLY=component|contract|end-to-end|parked|startup runs one section.
     let only = std::env::var("BENCH_ONLY").ok();
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     runtime.block_on(async {
         if runs("component") {
             component_costs(&plugins).await;
+        }
+        if runs("contract") {
+            contract_costs(&plugins).await;
         }
         if runs("end-to-end") {
             end_to_end().await;
@@ -140,6 +144,88 @@ fn us(d: Duration) -> String {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+// ---------------------------------------------------------------- contract
+
+/// What contract 0.2's richer results cost per call: the same 43-byte text
+/// from a 0.1 tool (`probe_result`) and a 0.2 one (`test_simple_text`,
+/// a content block checked and converted by the host), in one runtime; and
+/// the host's result conversion alone.
+async fn contract_costs(plugins: &Path) {
+    println!("## Contract 0.1 vs 0.2 (in process)\n");
+    let scratch = tempfile::tempdir().unwrap();
+    let mut fixture = plugin_config(
+        "conformance",
+        &plugins.join("conformance.wasm"),
+        scratch.path(),
+        64,
+    );
+    fixture.grants.clear();
+    let config = Config {
+        origin: "bench".into(),
+        plugins: vec![
+            plugin_config("probe", &plugins.join("probe.wasm"), scratch.path(), 64),
+            fixture,
+        ],
+        cache_dir: None,
+        llm: None,
+        audit: Default::default(),
+    };
+    let runtime = Runtime::load(&config, &RuntimeOptions::default())
+        .await
+        .unwrap();
+    let calls = if quick() { 200 } else { 5000 };
+    let (probe, _) = runtime.find("probe_result").unwrap();
+    let (fixture, _) = runtime.find("test_simple_text").unwrap();
+    let old = time_runs(calls, || {
+        probe.call("probe_result", r#"{"bytes":43}"#, in_process(probe))
+    })
+    .await;
+    let new = time_runs(calls, || {
+        fixture.call("test_simple_text", "{}", in_process(fixture))
+    })
+    .await;
+    let conversions = if quick() { 1000 } else { 100_000 };
+    let direct = time_sync(conversions, || {
+        rmcp::model::CallToolResult::success(vec![rmcp::model::ContentBlock::text(
+            "This is a simple text response for testing.",
+        )])
+    });
+    let checked = time_sync(conversions, || {
+        let value = json!({"content": [{"type": "text", "text": "This is a simple text response for testing."}], "isError": false});
+        let value = exports::check_tool_result(value, None).unwrap();
+        let _ = exports::payload_size(&value);
+        exports::to_mcp::<rmcp::model::CallToolResult>(exports::complete_result(value)).unwrap()
+    });
+    println!(
+        "| call ({calls} sequential, {:?} allocator) | p50 | p99 |\n| --- | --- | --- |",
+        runtime.allocator
+    );
+    println!(
+        "| 0.1 `probe_result`, 43 bytes of text | {} | {} |",
+        us(old.p50()),
+        us(old.p99())
+    );
+    println!(
+        "| 0.2 `test_simple_text`, one text block | {} | {} |",
+        us(new.p50()),
+        us(new.p99())
+    );
+    println!(
+        "\nResult conversion alone, mean of {conversions}: direct `CallToolResult::success` {:.2} µs, checked JSON path {:.2} µs\n",
+        direct.as_secs_f64() * 1e6,
+        checked.as_secs_f64() * 1e6
+    );
+}
+
+/// The mean time of `runs` runs of `run`.
+fn time_sync<T>(runs: u32, mut run: impl FnMut() -> T) -> Duration {
+    let started = Instant::now();
+    for _ in 0..runs {
+        std::hint::black_box(run());
+    }
+    started.elapsed() / runs
 }
 
 // ---------------------------------------------------------------- component

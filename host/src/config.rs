@@ -76,13 +76,18 @@ impl Default for ElicitationPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RootsPolicy {
+    /// Roots requests one tool call may make.
+    pub max_requests: u32,
     /// How long one request may wait for the client, in seconds.
     pub timeout_s: u64,
 }
 
 impl Default for RootsPolicy {
     fn default() -> Self {
-        RootsPolicy { timeout_s: 60 }
+        RootsPolicy {
+            max_requests: 10,
+            timeout_s: 60,
+        }
     }
 }
 
@@ -467,6 +472,7 @@ fn validate_asking(elicitation: &ElicitationPolicy, roots: &RootsPolicy) -> Resu
             1000,
         ),
         ("elicitation.timeout_s", elicitation.timeout_s, DAY_S),
+        ("roots.max_requests", u64::from(roots.max_requests), 1000),
         ("roots.timeout_s", roots.timeout_s, DAY_S),
     ] {
         if value == 0 || value > max {

@@ -91,6 +91,18 @@ pub fn escape_event(event: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     out.into_bytes().into()
 }
 
+/// `text` cut to at most `max` bytes on a character boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,7 @@ fn encode(list: &str, offset: usize) -> String {
 
 fn decode(list: &str, cursor: &str) -> Result<usize, McpError> {
     let bad = || {
-        let shown = crate::capabilities::log::truncate(cursor, 100);
+        let shown = crate::logging::truncate(cursor, 100);
         McpError::invalid_params(
             format!(
                 "unknown cursor {shown:?}: pass back the `nextCursor` of the previous {list}/list page unchanged, or omit it for the first page"

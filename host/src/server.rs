@@ -30,12 +30,12 @@ use rmcp::{ErrorData as McpError, ServerHandler};
 use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::SampleRoute;
 use crate::config::SamplingRoute;
-use crate::fairness::{ClientKey, ClientLimits};
+use crate::fairness::{ClientKey, ClientLimits, ClientSlot};
 use crate::llm::Provider;
-use crate::llm::route::ProviderRoute;
 use crate::mrtr::{Job, Outcome, ParkedCalls, Step};
 use crate::pages::{self, Page};
 use crate::routes::ClientRoute;
+use crate::routes::sampling::ProviderRoute;
 use crate::routes::session::Session;
 use crate::runtime::exports::CompletionTarget;
 use crate::runtime::{CallContext, CallFailure, Plugin, Runtime};
@@ -202,12 +202,31 @@ impl McpServer {
         plugin: &Plugin,
         what: &str,
         context: &RequestContext<RoleServer>,
-    ) -> CallContext {
-        let client_key = self.client_key(context);
-        let client: Arc<str> = crate::audit::client_hash(&format!("{client_key:?}")).into();
+    ) -> Result<(CallContext, ClientSlot), McpError> {
+        let (client, slot) = self.admit(context)?;
         let mut call = CallContext::without_client(plugin, what, client);
         call.cancel = context.ct.clone();
-        call
+        Ok((call, slot))
+    }
+
+    /// The calling client, as a salted hash.
+    fn client_id(&self, context: &RequestContext<RoleServer>) -> Arc<str> {
+        crate::audit::client_hash(&format!("{:?}", self.client_key(context))).into()
+    }
+
+    /// The calling client (hashed) and one of its call slots, for a
+    /// request that runs a plugin: prompts and resources share each
+    /// client's `--max-client-calls` with its tool calls.
+    fn admit(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<(Arc<str>, ClientSlot), McpError> {
+        let client = self.client_id(context);
+        let slot = self
+            .clients
+            .acquire(self.client_key(context))
+            .map_err(|why| McpError::internal_error(why, None))?;
+        Ok((client, slot))
     }
 }
 
@@ -257,7 +276,7 @@ fn tool_result(
         }
         Err(failure) => {
             let shown = failure.to_string();
-            let shown = crate::capabilities::log::truncate(&shown, 1024);
+            let shown = crate::logging::truncate(&shown, 1024);
             tracing::warn!(tool, plugin = %plugin.name, elapsed_ms, "call failed: {shown}");
             let what = match failure {
                 CallFailure::Cancelled => {
@@ -352,18 +371,24 @@ impl ServerHandler for McpServer {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown prompt `{}`; `prompts/list` names the prompts this server has",
-                    crate::capabilities::log::truncate(&request.name, 200)
+                    crate::logging::truncate(&request.name, 200)
                 ),
                 None,
             ));
         };
         let arguments = string_arguments(request.arguments.as_ref(), "prompt arguments")?;
-        let client_key = self.client_key(&context);
-        let client: Arc<str> = crate::audit::client_hash(&format!("{client_key:?}")).into();
         let provider = self.provider_for(plugin, &context);
         let outcome = if is_2026_era(&context) {
             // A prompt may ask the client, like a tool: in this era by rounds.
-            let driver = self.driver(&context, None, provider, client);
+            // A retry continues a prompt that holds its client's slot already.
+            let (client, slot) = match request.request_state {
+                Some(_) => (self.client_id(&context), None),
+                None => {
+                    let (client, slot) = self.admit(&context)?;
+                    (client, Some(slot))
+                }
+            };
+            let driver = self.driver(&context, slot, provider, client);
             let job = Job::Prompt {
                 name: request.name.clone(),
                 arguments,
@@ -388,6 +413,7 @@ impl ServerHandler for McpServer {
                 Step::InputRequired(round) => return Ok(GetPromptResponse::InputRequired(round)),
             }
         } else {
+            let (client, _slot) = self.admit(&context)?;
             let call = CallContext::new(
                 plugin,
                 &request.name,
@@ -451,7 +477,7 @@ impl ServerHandler for McpServer {
         let Some(plugin) = self.runtime.find_resource(&request.uri) else {
             return Err(resource_not_found(&request.uri, modern));
         };
-        let call = self.context_for(plugin, "a resources/read request", &context);
+        let (call, _slot) = self.context_for(plugin, "a resources/read request", &context)?;
         let outcome = plugin.read_resource(&request.uri, call).await;
         let uri = request.uri.clone();
         let mut read = answer(plugin, "resources/read", outcome, |_| {
@@ -530,7 +556,7 @@ impl ServerHandler for McpServer {
             request.argument.name.as_str(),
             request.argument.value.as_str(),
         );
-        let call = self.context_for(plugin, "a completion/complete request", &context);
+        let (call, _slot) = self.context_for(plugin, "a completion/complete request", &context)?;
         let outcome = plugin.complete(&target, argument, &filled, call).await;
         let completion = answer(plugin, "completion/complete", outcome, |why| {
             McpError::invalid_params(why, None)
@@ -712,7 +738,7 @@ fn string_arguments(
 /// MCP's "resource not found", naming the URI: -32002 until 2025-11-25,
 /// -32602 (invalid params) from 2026-07-28 (SEP-2164).
 fn resource_not_found(uri: &str, modern: bool) -> McpError {
-    let shown = crate::capabilities::log::truncate(uri, 200);
+    let shown = crate::logging::truncate(uri, 200);
     let message = format!(
         "resource {shown:?} not found; `resources/list` and `resources/templates/list` say what this server has"
     );
@@ -738,7 +764,7 @@ fn answer<T>(
         Err(failure) => failure,
     };
     let shown = failure.to_string();
-    tracing::warn!(plugin = %plugin.name, method, "request failed: {}", crate::capabilities::log::truncate(&shown, 1024));
+    tracing::warn!(plugin = %plugin.name, method, "request failed: {}", crate::logging::truncate(&shown, 1024));
     Err(match failure {
         CallFailure::NotFound(why) => not_found(why),
         CallFailure::InvalidArguments(why) => McpError::invalid_params(why, None),
@@ -750,7 +776,7 @@ fn answer<T>(
 /// The error for a request rmcp could not parse: `invalid params` naming
 /// what is wrong for the methods this server answers, else `method not found`.
 fn malformed_request(method: &str, params: Option<&serde_json::Value>) -> McpError {
-    let shown = crate::capabilities::log::truncate(method, 100);
+    let shown = crate::logging::truncate(method, 100);
     let params = params.unwrap_or(&serde_json::Value::Null);
     let why = match method {
         "tools/call" => {

@@ -102,11 +102,14 @@ impl Host for Questions<'_> {
                         Err(error) => replies[index] = Some(Reply::Elicited(Err(error))),
                     }
                 }
-                Question::ListRoots => {
-                    timeout = timeout.min(self.roots.timeout());
-                    asks.push((Some(key), Ask::ListRoots));
-                    waiting.push((index, Waiting::Roots));
-                }
+                Question::ListRoots => match self.roots.prepare() {
+                    Ok(()) => {
+                        timeout = timeout.min(self.roots.timeout());
+                        asks.push((Some(key), Ask::ListRoots));
+                        waiting.push((index, Waiting::Roots));
+                    }
+                    Err(error) => replies[index] = Some(Reply::Roots(Err(error))),
+                },
             }
         }
         if !asks.is_empty() {
@@ -163,7 +166,7 @@ fn check_keys(questions: &[(String, Question)]) -> Result<(), String> {
         if !valid {
             return Err(format!(
                 "question key {:?} is not valid: use 1 to 64 ASCII letters, digits, `_`, `-` or `.`",
-                crate::capabilities::log::truncate(key, 80)
+                crate::logging::truncate(key, 80)
             ));
         }
         if !seen.insert(key.as_str()) {

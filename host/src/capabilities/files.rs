@@ -199,7 +199,7 @@ impl Grants {
     /// Every step is non-blocking, so it runs in place: a local append takes
     /// microseconds, and handing it to the blocking pool cost ~100 µs a call.
     pub fn append(&self, plugin: &str, path: &str, data: &[u8]) -> Result<(), Error> {
-        let shown = crate::capabilities::log::truncate(path, 200);
+        let shown = crate::logging::truncate(path, 200);
         if let Err(why) = check_relative_path(path) {
             return Err(Error::Denied(format!(
                 "plugin `{plugin}` may not append to {shown:?}: the path {why}; it may append to {}",

@@ -40,7 +40,7 @@ pub fn add_to_linker<T: Send + 'static>(
 
 impl Host for Logger {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let message = truncate(&message, MAX_MESSAGE);
+        let message = crate::logging::truncate(&message, MAX_MESSAGE);
         if !self.budget.admit(&self.plugin, message.len()) {
             return Ok(());
         }
@@ -113,18 +113,6 @@ impl LogBudget {
     pub fn dropped(&self) -> u64 {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).dropped
     }
-}
-
-/// `text` cut to at most `max` bytes on a character boundary.
-pub fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]

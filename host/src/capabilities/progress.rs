@@ -87,7 +87,7 @@ impl Host for Reporter {
         if !self.gate.admit(progress, total, Instant::now()) {
             return Ok(());
         }
-        let message = message.map(|m| crate::capabilities::log::truncate(&m, 1024).to_string());
+        let message = message.map(|m| crate::logging::truncate(&m, 1024).to_string());
         self.notifier.progress(progress, total, message).await;
         Ok(())
     }

@@ -20,8 +20,9 @@ const MAX_FIELD_BYTES: usize = 4096;
 
 /// One call's roots requests.
 pub struct RootsAsker {
-    pub route: Arc<dyn ClientRoute>,
-    pub policy: RootsPolicy,
+    route: Arc<dyn ClientRoute>,
+    policy: RootsPolicy,
+    asked: u32,
 }
 
 /// Serve `roots` to components, each call's [`RootsAsker`] found by `get`.
@@ -34,12 +35,35 @@ pub fn add_to_linker<T: Send + 'static>(
 
 impl Host for RootsAsker {
     async fn list_roots(&mut self) -> wasmtime::Result<Result<Vec<Root>, Error>> {
+        if let Err(refused) = self.prepare() {
+            return Ok(Err(refused));
+        }
         let answer = self.route.ask(Ask::ListRoots, self.timeout()).await;
         Ok(finish(answer))
     }
 }
 
 impl RootsAsker {
+    pub fn new(route: Arc<dyn ClientRoute>, policy: RootsPolicy) -> Self {
+        RootsAsker {
+            route,
+            policy,
+            asked: 0,
+        }
+    }
+
+    /// Count a request against `roots.max_requests`, or refuse it.
+    pub fn prepare(&mut self) -> Result<(), Error> {
+        if self.asked >= self.policy.max_requests {
+            return Err(Error::Refused(format!(
+                "a tool call may ask for the client's roots at most {} times (`roots.max_requests`)",
+                self.policy.max_requests
+            )));
+        }
+        self.asked += 1;
+        Ok(())
+    }
+
     /// How long one request may wait (`roots.timeout_s`).
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.policy.timeout_s)

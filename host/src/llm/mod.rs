@@ -11,7 +11,6 @@
 
 mod anthropic;
 mod openai;
-pub mod route;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -345,7 +344,7 @@ impl Provider {
                     let retryable = status.as_u16() == 429 || status.is_server_error();
                     let wait = retry_after(&response);
                     let body = response.text().await.unwrap_or_default();
-                    let detail = self.scrub(crate::capabilities::log::truncate(&body, 500));
+                    let detail = self.scrub(crate::logging::truncate(&body, 500));
                     if !retryable || attempt >= self.max_retries {
                         bail!("the {api} API answered {status}: {detail}");
                     }

@@ -7,16 +7,17 @@
 //! - [`parked::Parked`]: a 2026-07-28 client; the call parks and
 //!   `tools/call` answers `input_required` (the registry is in
 //!   [`crate::mrtr`]).
-//! - [`Nobody`]: no client can be asked (load-time listing, prompts).
+//! - [`Nobody`]: no client can be asked (load-time listing, resources).
 //!
-//! The host's own LLM provider is a route for sampling only: it lives with
-//! the provider ([`crate::llm::route`]).
+//! [`sampling`] adapts these to `sample()`, beside the one route that is
+//! for sampling only: the host's own LLM provider.
 
 // MCP sampling is deprecated by SEP-2577 but supported for at least another
 // year; `sample()` is our stable contract, so we use it.
 #![allow(deprecated)]
 
 pub mod parked;
+pub mod sampling;
 pub mod session;
 
 use std::future::Future;

@@ -380,13 +380,8 @@ impl Plugin {
             let tools = exports::list_tools(&self.world, &mut store, &instance)
                 .await
                 .map_err(|e| anyhow!("`list-tools` failed: {}", classify_trap(store.data(), &e)))?;
-            // Offers are listed in a fresh instance: a call never sees another's state.
-            let mut store = self.new_store(CallContext::without_client(
-                self,
-                "listing its offers",
-                "host".into(),
-            ));
-            let instance = self.pre.instantiate_async(&mut store).await?;
+            // Offers are listed by the same instance: both are the load's
+            // listing, under one CPU meter and clock.
             let offers = exports::list_offers(&self.world, &mut store, &instance)
                 .await
                 .map_err(|e| {
@@ -647,8 +642,8 @@ fn cap_text(text: String, limit: usize) -> String {
     }
     format!(
         "{}… ({} more bytes cut: errors count against `limits.result_bytes`)",
-        crate::capabilities::log::truncate(&text, limit),
-        text.len() - crate::capabilities::log::truncate(&text, limit).len()
+        crate::logging::truncate(&text, limit),
+        text.len() - crate::logging::truncate(&text, limit).len()
     )
 }
 

@@ -257,10 +257,7 @@ impl CallState {
                 call.audit,
             ),
             elicitation: Elicitor::new(caller, call.client_route.clone(), call.elicitation_policy),
-            roots: RootsAsker {
-                route: call.client_route,
-                policy: call.roots_policy,
-            },
+            roots: RootsAsker::new(call.client_route, call.roots_policy),
             files: Appender {
                 plugin: call.plugin.clone(),
                 grants: call.grants,

@@ -17,7 +17,7 @@ mod convert;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::model::{CreateMessageRequestParams, CreateMessageResult};
+use rmcp::model::CreateMessageRequestParams;
 use wasmtime::component::{HasSelf, Linker};
 
 pub use convert::{from_mcp, to_mcp};
@@ -28,91 +28,8 @@ use crate::bindings::sampling::{Content, Error, Host, Request, Response};
 use crate::config::SamplingPolicy;
 use crate::llm::Usage;
 pub use crate::routes::BoxFuture;
-use crate::routes::{Answer, Ask, AskError, ClientRoute};
+pub use crate::routes::sampling::{ClientSampling, RouteName, SampleRoute, Sampled};
 use budget::SharedBudget;
-
-/// An answer and, when the route knows it, what it cost.
-pub struct Sampled {
-    pub result: CreateMessageResult,
-    /// Reported by a provider; `None` for client sampling (then estimated).
-    pub usage: Option<Usage>,
-}
-
-/// A route's name in audit records and metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RouteName {
-    /// `client`, `provider`, or `none`.
-    pub route: &'static str,
-    /// `session`, `input_required`, or the provider's API.
-    pub via: &'static str,
-}
-
-impl RouteName {
-    pub const NONE: RouteName = RouteName {
-        route: "none",
-        via: "none",
-    };
-}
-
-/// How one call's `sample()` is answered. A route answers within `timeout`
-/// (`sampling.timeout_s`) or ends the wait its own way: a session request
-/// or a provider request times out; a parked 2026-07-28 call expires, which
-/// stops the call.
-pub trait SampleRoute: Send + Sync {
-    fn name(&self) -> RouteName;
-
-    fn sample(
-        &self,
-        request: CreateMessageRequestParams,
-        timeout: Duration,
-    ) -> BoxFuture<'_, Result<Sampled, Error>>;
-}
-
-/// The calling client, by whichever [`ClientRoute`] its era needs.
-pub struct ClientSampling(pub Arc<dyn ClientRoute>);
-
-impl SampleRoute for ClientSampling {
-    fn name(&self) -> RouteName {
-        match self.0.via() {
-            "none" => RouteName::NONE,
-            via => RouteName {
-                route: "client",
-                via,
-            },
-        }
-    }
-
-    fn sample(
-        &self,
-        request: CreateMessageRequestParams,
-        timeout: Duration,
-    ) -> BoxFuture<'_, Result<Sampled, Error>> {
-        Box::pin(async move {
-            let ask = Ask::Sample(Box::new(request));
-            match self.0.ask(ask, timeout).await {
-                Ok(Answer::Sampled(result)) => Ok(Sampled {
-                    result: *result,
-                    usage: None,
-                }),
-                Ok(_) => Err(Error::Failed(
-                    "the client answered with something other than a sampling result".into(),
-                )),
-                Err(error) => Err(error.into()),
-            }
-        })
-    }
-}
-
-impl From<AskError> for Error {
-    fn from(error: AskError) -> Self {
-        match error {
-            AskError::Unsupported(why) => Error::Unsupported(why),
-            AskError::Declined(why) => Error::Declined(why),
-            AskError::TimedOut(why) => Error::TimedOut(why),
-            AskError::Failed(why) => Error::Failed(why),
-        }
-    }
-}
 
 /// One call's sampling: its route, the plugin's policy and shared budgets,
 /// and what the call has used so far.
@@ -412,7 +329,7 @@ impl Attempt {
             latency_ms: (took.as_secs_f64() * 1e6).round() / 1e3,
             outcome,
             policy: self.policy,
-            error: error.map(|e| crate::capabilities::log::truncate(&e, 1000).to_string()),
+            error: error.map(|e| crate::logging::truncate(&e, 1000).to_string()),
             model: self.model.take(),
             request: self.request.take(),
             answer: self.answer.take(),
