@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mrtr;
 pub mod pages;
+pub mod param_headers;
 pub mod routes;
 pub mod runtime;
 pub mod scaffold;

@@ -449,6 +449,8 @@ impl Plugin {
                     tool.name
                 );
             }
+            crate::param_headers::check_declarations(&tool.name, &schema)
+                .map_err(|why| anyhow!(why))?;
             let name = format!("{}{}", self.tool_prefix, tool.name);
             validate_tool_name(&name)?;
             let (described, output_schema) = exports::describe_tool(name.clone(), &tool, schema)?;

@@ -300,6 +300,16 @@ fn test_input_required_result_capabilities(_: NoArgs) -> Result<String, ToolErro
     }
 }
 
+/// Mirrors `region` into the `Mcp-Param-Region` header (SEP-2243).
+const CUSTOM_HEADER_SCHEMA: &str = r#"{"type":"object","properties":{"region":{"type":"string","description":"Mirrored into Mcp-Param-Region","x-mcp-header":"Region"}},"required":["region"]}"#;
+
+fn test_custom_header(args: Value) -> Result<String, ToolError> {
+    Ok(format!(
+        "region={}",
+        args["region"].as_str().unwrap_or_default()
+    ))
+}
+
 tools! {
     test_simple_text(NoArgs) [read_only] => "Returns a simple text response",
     test_image_content(NoArgs) [read_only] => "Returns an image (a 1x1 PNG)",
@@ -325,6 +335,7 @@ tools! {
     test_input_required_result_multi_round(NoArgs) => "Asks a name, then a color",
     test_input_required_result_tampered_state(NoArgs) => "Asks the user to confirm",
     test_input_required_result_capabilities(NoArgs) => "Asks the user if it can, else the LLM",
+    test_custom_header(Value) [input_schema = CUSTOM_HEADER_SCHEMA] => "Echoes a parameter mirrored into a header (SEP-2243)",
 }
 
 #[derive(Deserialize, JsonSchema)]
