@@ -312,3 +312,34 @@ async fn long_lists_come_in_pages_with_opaque_cursors() {
     names.dedup();
     assert_eq!(names.len(), 135, "no tool twice");
 }
+
+#[test]
+fn check_names_each_plugins_contract_and_offers() {
+    let workspace = two_plugins();
+    let output = std::process::Command::new(binary())
+        .args(["check", "--config"])
+        .arg(workspace.config())
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "plugin `shapes` (",
+        "contract 0.2.0)",
+        "  prompt  haiku",
+        "  resource  shapes://style",
+        "  resource template  shapes://items/{+path}",
+    ] {
+        assert!(stdout.contains(expected), "{expected}: {stdout}");
+    }
+    let probe = stdout
+        .lines()
+        .find(|l| l.starts_with("plugin `probe`"))
+        .unwrap();
+    assert!(probe.ends_with("contract 0.1.0)"), "{probe}");
+}

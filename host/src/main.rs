@@ -376,7 +376,13 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
         );
     }
     for (plugin, plugin_config) in runtime.plugins().iter().zip(&config.plugins) {
-        let _ = writeln!(out, "\nplugin `{}` ({})", plugin.name, plugin.source);
+        let _ = writeln!(
+            out,
+            "\nplugin `{}` ({}, contract {})",
+            plugin.name,
+            plugin.source,
+            plugin.world.version()
+        );
         for tool in &plugin.tools {
             let _ = writeln!(
                 out,
@@ -384,6 +390,16 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
                 tool.name,
                 tool.description.as_deref().unwrap_or("")
             );
+        }
+        let offers = &plugin.offers;
+        for prompt in &offers.prompts {
+            let _ = writeln!(out, "  prompt  {}", prompt.name);
+        }
+        for resource in &offers.resources {
+            let _ = writeln!(out, "  resource  {}", resource.uri);
+        }
+        for template in &offers.templates {
+            let _ = writeln!(out, "  resource template  {}", template.uri_template);
         }
         if plugin_config.grants.is_empty() {
             let _ = writeln!(out, "  may append to nothing");
