@@ -415,7 +415,7 @@ impl ParkedCalls {
                             "{} calls are already waiting for their clients' answers, the most this host parks; try again later",
                             self.max_parked
                         );
-                        let _ = answers.send(vec![Err(AskError::Failed(full)); slots.len()]);
+                        let _ = answers.send(vec![Err(AskError::Refused(full)); slots.len()]);
                         continue;
                     }
                     calls.insert(

@@ -113,6 +113,7 @@ pub fn finish(schema: &Value, answer: Result<routes::Answer, AskError>) -> Resul
     let answer = answer.map_err(|error| match error {
         AskError::Unsupported(why) => Error::Unsupported(why),
         AskError::TimedOut(why) => Error::TimedOut(why),
+        AskError::Refused(why) => Error::Refused(why),
         AskError::Declined(why) | AskError::Failed(why) => Error::Failed(why),
     })?;
     let routes::Answer::Elicited(result) = answer else {

@@ -99,6 +99,7 @@ pub fn finish(answer: Result<Answer, AskError>) -> Result<Vec<Root>, Error> {
         )),
         Err(AskError::Unsupported(why)) => Err(Error::Unsupported(why)),
         Err(AskError::TimedOut(why)) => Err(Error::TimedOut(why)),
+        Err(AskError::Refused(why)) => Err(Error::Refused(why)),
         Err(AskError::Declined(why) | AskError::Failed(why)) => Err(Error::Failed(why)),
     }
 }

@@ -57,6 +57,8 @@ pub enum AskError {
     Unsupported(String),
     /// The client (usually its user) refused: JSON-RPC error -1.
     Declined(String),
+    /// The host would not carry it (too many calls parked, say).
+    Refused(String),
     TimedOut(String),
     Failed(String),
 }

@@ -91,6 +91,7 @@ impl From<AskError> for Error {
         match error {
             AskError::Unsupported(why) => Error::Unsupported(why),
             AskError::Declined(why) => Error::Declined(why),
+            AskError::Refused(why) => Error::Refused(why),
             AskError::TimedOut(why) => Error::TimedOut(why),
             AskError::Failed(why) => Error::Failed(why),
         }
