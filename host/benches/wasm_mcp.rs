@@ -569,6 +569,23 @@ async fn connect_stdio(
     (client.connect(transport).await, pid)
 }
 
+/// The CPU time (user + system) process `pid` has used so far. `/proc`
+/// counts it in USER_HZ ticks, which Linux fixes at 100 per second.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) end with `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after `)`.
+    let ticks: u64 = fields
+        .get(11..13)
+        .map(|t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -627,37 +644,44 @@ async fn end_to_end() {
         "The client (rmcp, same machine) answers sampling at once. Each call: tools/call, one sampling round trip, one append.\n"
     );
     println!(
-        "| transport | era | sequential p50 | p99 | calls/s | 16 at once p50 | p99 | calls/s |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+        "Server CPU is the server process's user + system time (from `/proc/PID/stat`) over the calls, divided by their number: it does not depend on the client.\n"
+    );
+    println!(
+        "| transport | era | sequential p50 | p99 | calls/s | server CPU/call | 16 at once p50 | p99 | calls/s | server CPU/call |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     let total = scaled(2000, 100);
     for http in [false, true] {
         for modern in [false, true] {
             let dir = tempfile::tempdir().unwrap();
-            let (client, _server) = if http {
+            let (client, _server, pid) = if http {
                 let server = serve_http(dir.path(), &[]);
                 let client = Client::new(modern)
                     .connect(StreamableHttpClientTransport::from_uri(server.url.as_str()))
                     .await;
-                (client, Some(server))
+                let pid = server.pid;
+                (client, Some(server), pid)
             } else {
-                (
-                    connect_stdio(dir.path(), &[], Client::new(modern)).await.0,
-                    None,
-                )
+                let (client, pid) = connect_stdio(dir.path(), &[], Client::new(modern)).await;
+                (client, None, pid)
             };
             measure(&client, 50, 1).await; // warm up
+            let before = cpu_time(pid);
             let (sequential, seq_rate) = measure(&client, total, 1).await;
+            let between = cpu_time(pid);
             let (concurrent, con_rate) = measure(&client, total, 16).await;
+            let after = cpu_time(pid);
             println!(
-                "| {} | {} | {} | {} | {:.0} | {} | {} | {:.0} |",
+                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.0} | {} |",
                 if http { "HTTP" } else { "stdio" },
                 if modern { "2026-07-28" } else { "2025-11-25" },
                 ms(sequential.p50()),
                 ms(sequential.p99()),
                 seq_rate,
+                ms((between - before) / total as u32),
                 ms(concurrent.p50()),
                 ms(concurrent.p99()),
                 con_rate,
+                ms((after - between) / total as u32),
             );
             let _ = client.cancel().await;
         }
