@@ -464,6 +464,58 @@ fn malformed_requests_over_stdio_each_get_their_json_rpc_error() {
     drop(stdin);
 }
 
+/// Pipes are read and written on the event loop; anything else (here
+/// regular files, as with `wasm-mcp serve --stdio < requests > answers`)
+/// goes through tokio's threaded stdio. Both must answer every request.
+#[test]
+fn stdio_from_and_to_regular_files_answers_every_request() {
+    let workspace = Workspace::standard();
+    let requests = workspace.dir.path().join("requests.jsonl");
+    let answers = workspace.dir.path().join("answers.jsonl");
+    std::fs::write(
+        &requests,
+        [
+            initialize_body(),
+            r#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#.into(),
+            r#"{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}"#.into(),
+            r#"{"jsonrpc": "2.0", "id": 3, "method": "ping"}"#.into(),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let mut child = Command::new(binary())
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+        .current_dir(workspace.dir.path())
+        .args(["serve", "--stdio", "--config"])
+        .arg(workspace.config())
+        .stdin(std::fs::File::open(&requests).unwrap())
+        .stdout(std::fs::File::create(&answers).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut seen = HashSet::new();
+    while seen.len() < 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        seen = std::fs::read_to_string(&answers)
+            .unwrap()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|answer| answer.get("result").is_some())
+            .map(|answer| answer["id"].to_string())
+            .collect();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        seen,
+        HashSet::from(["1".to_string(), "2".to_string(), "3".to_string()]),
+        "answers: {}",
+        std::fs::read_to_string(&answers).unwrap()
+    );
+}
+
 /// Kills the server when the test ends, passed or failed.
 struct KillOnDrop(std::process::Child);
 

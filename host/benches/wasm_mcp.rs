@@ -12,7 +12,9 @@
 //! - start to the first `tools/list` with 10 plugins, cold and warm cache;
 //!   idle RSS.
 //!
-//! Set `BENCH_QUICK=1` for a fast smoke run with small counts.
+//! Set `BENCH_QUICK=1` for a fast smoke run with small counts, and
+//! `BENCH_PERF=<folder>` to record a `perf` profile of each measured server,
+//! and `BENCH_BINARY=<path>` to measure another build of `wasm-mcp`.
 #![allow(deprecated)]
 
 use std::path::{Path, PathBuf};
@@ -501,8 +503,10 @@ impl Client {
     }
 }
 
-fn binary() -> &'static str {
-    env!("CARGO_BIN_EXE_wasm-mcp")
+/// The server binary: this build's, or `BENCH_BINARY` (another build, to
+/// compare two in one run).
+fn binary() -> String {
+    std::env::var("BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_wasm-mcp").into())
 }
 
 /// A server process; HTTP when `http`, else connected over stdio by the caller.
@@ -606,10 +610,17 @@ fn log_line_args(i: usize) -> CallToolRequestParams {
     )
 }
 
+/// A bare `tools/call`: the probe returns 16 bytes, no sampling, no I/O.
+fn bare_args(_: usize) -> CallToolRequestParams {
+    CallToolRequestParams::new("probe_result")
+        .with_arguments(json!({"bytes": 16}).as_object().unwrap().clone())
+}
+
 async fn measure(
     client: &RunningService<RoleClient, Client>,
     total: usize,
     concurrency: usize,
+    args: fn(usize) -> CallToolRequestParams,
 ) -> (Stats, f64) {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -623,8 +634,8 @@ async fn measure(
                     return samples;
                 }
                 let t = Instant::now();
-                let result = client.call_tool(log_line_args(i)).await.unwrap();
-                assert_ne!(result.is_error, Some(true));
+                let result = client.call_tool(args(i)).await.unwrap();
+                assert_ne!(result.is_error, Some(true), "{result:?}");
                 samples.push(t.elapsed());
             }
         }
@@ -638,14 +649,51 @@ async fn measure(
     (Stats::new(samples), rate)
 }
 
-async fn end_to_end() {
-    println!("## End to end: sampled `process_log_entry` (embedded log archiver, release build)\n");
-    println!(
-        "The client (rmcp, same machine) answers sampling at once. Each call: tools/call, one sampling round trip, one append.\n"
-    );
-    println!(
-        "Server CPU is the server process's user + system time (from `/proc/PID/stat`) over the calls, divided by their number: it does not depend on the client.\n"
-    );
+/// With `BENCH_PERF=<folder>`, a `perf record -g` of the server process
+/// while it is measured, written to `<folder>/<label>.data`.
+struct Profile(Option<std::process::Child>);
+
+impl Profile {
+    fn start(pid: u32, label: &str) -> Profile {
+        let Some(folder) = std::env::var_os("BENCH_PERF") else {
+            return Profile(None);
+        };
+        let folder = PathBuf::from(folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        let child = Command::new("perf")
+            .args([
+                "record",
+                "-F",
+                "2999",
+                "-g",
+                "-q",
+                "-p",
+                &pid.to_string(),
+                "-o",
+            ])
+            .arg(folder.join(format!("{label}.data")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("BENCH_PERF needs `perf` on PATH");
+        std::thread::sleep(Duration::from_millis(300));
+        Profile(Some(child))
+    }
+
+    fn stop(self) {
+        if let Some(mut child) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Sequential and 16-at-once calls over stdio and HTTP in both eras, with
+/// latency, calls/s and the server's CPU per call. `config` is written to
+/// the server's folder as `wasm-mcp.toml` when given.
+async fn matrix(name: &str, config: Option<&str>, args: fn(usize) -> CallToolRequestParams) {
     println!(
         "| transport | era | sequential p50 | p99 | calls/s | server CPU/call | 16 at once p50 | p99 | calls/s | server CPU/call |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
@@ -653,27 +701,37 @@ async fn end_to_end() {
     for http in [false, true] {
         for modern in [false, true] {
             let dir = tempfile::tempdir().unwrap();
+            let mut server_args = Vec::new();
+            if let Some(config) = config {
+                let path = dir.path().join("wasm-mcp.toml");
+                std::fs::write(&path, config).unwrap();
+                server_args = vec!["--config".to_string(), path.to_str().unwrap().to_string()];
+            }
+            let server_args: Vec<&str> = server_args.iter().map(String::as_str).collect();
             let (client, _server, pid) = if http {
-                let server = serve_http(dir.path(), &[]);
+                let server = serve_http(dir.path(), &server_args);
                 let client = Client::new(modern)
                     .connect(StreamableHttpClientTransport::from_uri(server.url.as_str()))
                     .await;
                 let pid = server.pid;
                 (client, Some(server), pid)
             } else {
-                let (client, pid) = connect_stdio(dir.path(), &[], Client::new(modern)).await;
+                let (client, pid) =
+                    connect_stdio(dir.path(), &server_args, Client::new(modern)).await;
                 (client, None, pid)
             };
-            measure(&client, 50, 1).await; // warm up
+            let transport = if http { "HTTP" } else { "stdio" };
+            let era = if modern { "2026-07-28" } else { "2025-11-25" };
+            measure(&client, 50, 1, args).await; // warm up
+            let profile = Profile::start(pid, &format!("{name}-{transport}-{era}"));
             let before = cpu_time(pid);
-            let (sequential, seq_rate) = measure(&client, total, 1).await;
+            let (sequential, seq_rate) = measure(&client, total, 1, args).await;
             let between = cpu_time(pid);
-            let (concurrent, con_rate) = measure(&client, total, 16).await;
+            let (concurrent, con_rate) = measure(&client, total, 16, args).await;
             let after = cpu_time(pid);
+            profile.stop();
             println!(
-                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {:.0} | {} |",
-                if http { "HTTP" } else { "stdio" },
-                if modern { "2026-07-28" } else { "2025-11-25" },
+                "| {transport} | {era} | {} | {} | {:.0} | {} | {} | {} | {:.0} | {} |",
                 ms(sequential.p50()),
                 ms(sequential.p99()),
                 seq_rate,
@@ -687,7 +745,29 @@ async fn end_to_end() {
         }
     }
     println!();
-    decomposition(total).await;
+}
+
+async fn end_to_end() {
+    println!("## End to end: sampled `process_log_entry` (embedded log archiver, release build)\n");
+    println!(
+        "The client (rmcp, same machine) answers sampling at once. Each call: tools/call, one sampling round trip, one append.\n"
+    );
+    println!(
+        "Server CPU is the server process's user + system time (from `/proc/PID/stat`) over the calls, divided by their number: it does not depend on the client.\n"
+    );
+    matrix("sampled", None, log_line_args).await;
+    println!(
+        "## End to end: a bare `tools/call` (the probe returns 16 bytes; no sampling, no I/O)\n"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let probe = root.join("plugins/target/wasm32-wasip2/release/probe.wasm");
+    matrix(
+        "bare",
+        Some(&format!("[[plugin]]\ncomponent = {probe:?}\n")),
+        bare_args,
+    )
+    .await;
+    decomposition(scaled(2000, 100)).await;
 }
 
 /// Where an end-to-end call's time goes: a bare tool call (no sampling, no

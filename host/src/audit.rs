@@ -137,6 +137,12 @@ impl AuditLog {
         })
     }
 
+    /// Whether a record would go anywhere: to a file, or to a log that
+    /// shows `audit` lines. When not, none is built.
+    pub fn wanted(&self) -> bool {
+        self.file.is_some() || tracing::enabled!(target: "audit", tracing::Level::INFO)
+    }
+
     /// Record `record`: the log at once, the file through its queue.
     pub fn record(&self, record: &Record) {
         let line = match serde_json::to_string(record) {

@@ -185,7 +185,11 @@ fn main() -> ExitCode {
     } else {
         "warn,wasm_mcp=info,plugin=info,audit=info"
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread runs every task: a message's work never crosses threads,
+    // so no wake-up costs a futex or a context switch. Guests yield at every
+    // epoch tick, so a busy one cannot hold the thread; the host scales past
+    // one core with more processes (replicas).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -271,7 +271,7 @@ fn tool_result(
     crate::metrics::get().call(&plugin.name, kind, limit, elapsed);
     let result = match outcome {
         Ok(result) => {
-            tracing::info!(tool, plugin = %plugin.name, elapsed_ms, "call succeeded");
+            tracing::debug!(tool, plugin = %plugin.name, elapsed_ms, "call succeeded");
             result
         }
         Err(failure) => {

@@ -8,6 +8,7 @@
 //! on every request.
 
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -29,7 +30,35 @@ const MAX_STDIO_LINE: usize = 16 * 1024 * 1024;
 
 /// Serve one client over stdin/stdout until it closes the stream.
 pub async fn serve_stdio(server: McpServer) -> Result<()> {
-    serve_stdio_on(server, tokio::io::stdin(), tokio::io::stdout()).await
+    serve_stdio_on(server, stdin(), stdout()).await
+}
+
+/// Standard input. A pipe (how clients spawn servers) is read without
+/// blocking, on the runtime's own event loop; anything else (a file, a
+/// terminal) through tokio's stdin, which reads on a helper thread.
+fn stdin() -> Box<dyn tokio::io::AsyncRead + Send + Unpin> {
+    let pipe = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .and_then(|fd| tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok());
+    match pipe {
+        Some(pipe) => Box::new(pipe),
+        None => Box::new(tokio::io::stdin()),
+    }
+}
+
+/// Standard output: a pipe is written without blocking, as [`stdin`] reads.
+fn stdout() -> Box<dyn tokio::io::AsyncWrite + Send + Unpin> {
+    let pipe = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .and_then(|fd| tokio::net::unix::pipe::Sender::from_owned_fd(fd).ok());
+    match pipe {
+        Some(pipe) => Box::new(pipe),
+        None => Box::new(tokio::io::stdout()),
+    }
 }
 
 /// Serve one client over a pair of byte streams, one JSON-RPC message a
@@ -175,7 +204,10 @@ pub async fn serve_http(
         .with_cancellation_token(shutdown.child_token())
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins)
-        .with_max_request_body_bytes(options.max_request_bytes);
+        .with_max_request_body_bytes(options.max_request_bytes)
+        // A 2026-07-28 request whose first message is its answer gets a
+        // plain JSON reply, not an event stream (legacy sessions keep SSE).
+        .with_json_response(true);
     let sessions = Arc::new(LocalSessionManager::default());
     let gauges = server.clone();
     let service =

@@ -315,6 +315,9 @@ impl Attempt {
                 .with_label_values(&[&*self.plugin, policy])
                 .inc();
         }
+        if !self.audit.wanted() {
+            return;
+        }
         self.audit.record(&Record {
             time: crate::audit::now(),
             plugin: self.plugin.to_string(),
