@@ -690,6 +690,35 @@ impl Profile {
     }
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    Stdio,
+    /// A client that keeps its connection open between requests, as
+    /// browsers, `httpx` (the Python SDK) and `undici` (Node) do.
+    Http,
+    /// rmcp's default client, which keeps no idle connection
+    /// (`pool_max_idle_per_host(0)`): a TCP connection per request.
+    HttpNoReuse,
+}
+
+impl Transport {
+    fn label(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Http => "HTTP",
+            Transport::HttpNoReuse => "HTTP, a connection per request",
+        }
+    }
+}
+
+/// rmcp's HTTP client transport with a pooling `reqwest` client.
+fn keep_alive_transport(url: &str) -> StreamableHttpClientTransport<reqwest::Client> {
+    StreamableHttpClientTransport::with_client(
+        reqwest::Client::new(),
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url),
+    )
+}
+
 /// Sequential and 16-at-once calls over stdio and HTTP in both eras, with
 /// latency, calls/s and the server's CPU per call. `config` is written to
 /// the server's folder as `wasm-mcp.toml` when given.
@@ -698,7 +727,8 @@ async fn matrix(name: &str, config: Option<&str>, args: fn(usize) -> CallToolReq
         "| transport | era | sequential p50 | p99 | calls/s | server CPU/call | 16 at once p50 | p99 | calls/s | server CPU/call |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     );
     let total = scaled(2000, 100);
-    for http in [false, true] {
+    for transport in [Transport::Stdio, Transport::Http, Transport::HttpNoReuse] {
+        let http = transport != Transport::Stdio;
         for modern in [false, true] {
             let dir = tempfile::tempdir().unwrap();
             let mut server_args = Vec::new();
@@ -710,9 +740,14 @@ async fn matrix(name: &str, config: Option<&str>, args: fn(usize) -> CallToolReq
             let server_args: Vec<&str> = server_args.iter().map(String::as_str).collect();
             let (client, _server, pid) = if http {
                 let server = serve_http(dir.path(), &server_args);
-                let client = Client::new(modern)
-                    .connect(StreamableHttpClientTransport::from_uri(server.url.as_str()))
-                    .await;
+                let url = server.url.as_str();
+                let client = if transport == Transport::HttpNoReuse {
+                    Client::new(modern)
+                        .connect(StreamableHttpClientTransport::from_uri(url))
+                        .await
+                } else {
+                    Client::new(modern).connect(keep_alive_transport(url)).await
+                };
                 let pid = server.pid;
                 (client, Some(server), pid)
             } else {
@@ -720,7 +755,7 @@ async fn matrix(name: &str, config: Option<&str>, args: fn(usize) -> CallToolReq
                     connect_stdio(dir.path(), &server_args, Client::new(modern)).await;
                 (client, None, pid)
             };
-            let transport = if http { "HTTP" } else { "stdio" };
+            let transport = transport.label();
             let era = if modern { "2026-07-28" } else { "2025-11-25" };
             measure(&client, 50, 1, args).await; // warm up
             let profile = Profile::start(pid, &format!("{name}-{transport}-{era}"));
@@ -814,7 +849,7 @@ async fn decomposition(total: usize) {
         let (client, _server) = if http {
             let server = serve_http(dir.path(), &args);
             let client = Client::new(false)
-                .connect(StreamableHttpClientTransport::from_uri(server.url.as_str()))
+                .connect(keep_alive_transport(server.url.as_str()))
                 .await;
             (client, Some(server))
         } else {

@@ -265,6 +265,11 @@ pub async fn serve_http(
     // The peer address reaches handlers: 2026-07-28 clients, which have no
     // session, are told apart by it for per-client limits.
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    // Each event of a call's stream goes out when written, not after the
+    // client's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
