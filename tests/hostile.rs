@@ -173,6 +173,30 @@ async fn traps_and_resource_limits_end_only_the_call() {
     jail.assert_secret_intact();
 }
 
+/// The host serves every call on one thread, so a guest that computes must
+/// give the thread back at every epoch tick: other calls go on meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_computing_call_does_not_hold_up_other_calls() {
+    let jail = jail_with_cpu_ms(4000);
+    let session = jail.open(Transport::Stdio).await;
+    let spinning = failure(&session.client, "probe_spin", json!({}));
+    let others = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        for _ in 0..5 {
+            let ok = call(&session.client, "probe_result", json!({"bytes": 3})).await;
+            assert_eq!(text(&ok), "rrr");
+        }
+        started.elapsed()
+    };
+    let (message, took) = tokio::join!(spinning, others);
+    assert!(message.contains("hit a limit"), "{message}");
+    assert!(
+        took < Duration::from_secs(1),
+        "5 calls took {took:?} beside a computing one"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn appends_cannot_leave_their_grants() {
     let jail = jail();

@@ -498,7 +498,13 @@ impl Plugin {
                 cpu.hit = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
-            Ok(UpdateDeadline::Yield(1))
+            // Through tokio's yield, which wakes the call only after the
+            // event loop has polled for I/O: on one thread, a computing
+            // guest would otherwise keep other clients' messages unread.
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         });
         store
     }
