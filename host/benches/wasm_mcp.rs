@@ -14,7 +14,8 @@
 //!
 //! Set `BENCH_QUICK=1` for a fast smoke run with small counts, and
 //! `BENCH_PERF=<folder>` to record a `perf` profile of each measured server,
-//! and `BENCH_BINARY=<path>` to measure another build of `wasm-mcp`.
+//! `BENCH_BINARY=<path>` to measure another build of `wasm-mcp`, and
+//! `BENCH_SMAPS=<folder>` to see where parked calls' memory lies.
 #![allow(deprecated)]
 
 use std::path::{Path, PathBuf};
@@ -590,6 +591,53 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// With `BENCH_SMAPS=<folder>`, where the parked server's resident memory
+/// lies: RSS summed by kind of mapping, written to `<folder>/<label>.txt`.
+fn record_smaps(pid: u32, label: &str) {
+    let Some(folder) = std::env::var_os("BENCH_SMAPS") else {
+        return;
+    };
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut by_kind = std::collections::BTreeMap::<String, (u64, u64, u64)>::new();
+    let (mut kind, mut size_kib) = (String::new(), 0u64);
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping: name it by its path, or by its size for anonymous ones.
+            let path = line.split_whitespace().nth(5).unwrap_or("");
+            let (start, end) = first.split_once('-').unwrap();
+            size_kib = (u64::from_str_radix(end, 16).unwrap()
+                - u64::from_str_radix(start, 16).unwrap())
+                / 1024;
+            kind = if path.is_empty() {
+                format!("anonymous, {} KiB mappings", size_kib)
+            } else {
+                path.to_string()
+            };
+        } else if first == "Rss:" {
+            let rss: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            let entry = by_kind.entry(kind.clone()).or_default();
+            entry.0 += 1;
+            entry.1 += rss;
+            entry.2 += size_kib;
+        }
+    }
+    let mut rows: Vec<_> = by_kind
+        .into_iter()
+        .filter(|(_, (_, rss, _))| *rss > 0)
+        .collect();
+    rows.sort_by_key(|(_, (_, rss, _))| std::cmp::Reverse(*rss));
+    let text: String = rows
+        .iter()
+        .take(25)
+        .map(|(kind, (count, rss, _))| format!("{rss:>10} KiB RSS  {count:>6} mappings  {kind}\n"))
+        .collect();
+    let folder = PathBuf::from(folder);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join(format!("{label}.txt")), text).unwrap();
+}
+
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -931,6 +979,7 @@ async fn parked(_plugins: &Path) {
         .await;
         let park = started.elapsed();
         let full = rss_mib(server.pid);
+        record_smaps(server.pid, "parked-HTTP-2026-07-28");
         let started = Instant::now();
         futures::future::join_all(rounds.into_iter().map(|(params, round)| {
             let client = &client;
@@ -991,6 +1040,7 @@ async fn parked(_plugins: &Path) {
         }
         let park = started.elapsed();
         let full = rss_mib(pid);
+        record_smaps(pid, "parked-stdio-2025-11-25");
         let started = Instant::now();
         gate.add_permits(count);
         calls.await.unwrap();
