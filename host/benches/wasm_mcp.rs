@@ -285,6 +285,9 @@ fn plugin_config(
         sampling: SamplingPolicy::default(),
         elicitation: Default::default(),
         roots: Default::default(),
+        http: Default::default(),
+        settings: Default::default(),
+        sha256: None,
     }
 }
 

@@ -5,12 +5,14 @@
 //! same thing whatever folder the host is started from. The result is a
 //! validated, typed [`Config`]; nothing downstream re-checks these rules.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::capabilities::http::{HttpPolicy, RawHttp};
 use crate::llm::{KeySource, ProviderKind, ProviderSettings};
 
 /// A validated configuration.
@@ -51,6 +53,12 @@ pub struct PluginConfig {
     pub sampling: SamplingPolicy,
     pub elicitation: ElicitationPolicy,
     pub roots: RootsPolicy,
+    /// What it may fetch (`[plugin.http]`); nothing without grants.
+    pub http: Arc<HttpPolicy>,
+    /// What it reads through `wasi:config/store` (`[plugin.config]`).
+    pub settings: BTreeMap<String, String>,
+    /// The component's SHA-256 it must have (`sha256`), lowercase hex.
+    pub sha256: Option<String>,
 }
 
 /// How a plugin may ask its callers' users (`[plugin.elicitation]`).
@@ -310,6 +318,11 @@ struct RawPlugin {
     elicitation: ElicitationPolicy,
     #[serde(default)]
     roots: RootsPolicy,
+    #[serde(default)]
+    http: RawHttp,
+    #[serde(default)]
+    config: BTreeMap<String, toml::Value>,
+    sha256: Option<String>,
 }
 
 impl Config {
@@ -372,6 +385,14 @@ impl Config {
             validate_limits(&plugin.limits, &plugin.sampling)
                 .and_then(|()| validate_asking(&plugin.elicitation, &plugin.roots))
                 .with_context(|| format!("plugin `{name}`"))?;
+            let http = HttpPolicy::from_raw(plugin.http, base)
+                .with_context(|| format!("plugin `{name}`: [plugin.http]"))?;
+            let settings = crate::capabilities::settings::from_raw(plugin.config, base)
+                .with_context(|| format!("plugin `{name}`"))?;
+            let sha256 = plugin
+                .sha256
+                .map(|digest| validate_digest(&digest).with_context(|| format!("plugin `{name}`")))
+                .transpose()?;
             plugins.push(PluginConfig {
                 name,
                 tool_prefix: plugin.tool_prefix,
@@ -381,6 +402,9 @@ impl Config {
                 sampling: plugin.sampling,
                 elicitation: plugin.elicitation,
                 roots: plugin.roots,
+                http: Arc::new(http),
+                settings,
+                sha256,
             });
         }
         let config = Config {
@@ -537,6 +561,18 @@ fn validate_limits(limits: &Limits, sampling: &SamplingPolicy) -> Result<()> {
         bail!("`{key}` is {value}; it may be at most {max}");
     }
     Ok(())
+}
+
+/// A `sha256` pin: 64 hexadecimal digits, as `wasm-mcp check` prints them.
+fn validate_digest(digest: &str) -> Result<String> {
+    let digest = digest.trim().to_ascii_lowercase();
+    let digest = digest.strip_prefix("sha256:").unwrap_or(&digest);
+    if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!(
+            "`sha256` must be 64 hexadecimal digits (copy it from `wasm-mcp check`), not {digest:?}"
+        );
+    }
+    Ok(digest.to_string())
 }
 
 fn validate_plugin_name(name: &str) -> Result<()> {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use wasm_mcp_host::audit::AuditLog;
 use wasm_mcp_host::config::Config;
 use wasm_mcp_host::llm::Provider;
+use wasm_mcp_host::reload::{self, Catalog, Reloader};
 use wasm_mcp_host::runtime::cache::CompileCache;
 use wasm_mcp_host::runtime::{Allocator, Runtime, RuntimeOptions};
 use wasm_mcp_host::server::McpServer;
@@ -118,6 +119,10 @@ enum Command {
         /// Host, Origin and token checks as /mcp.
         #[arg(long, conflicts_with = "stdio")]
         metrics: bool,
+        /// Reload the plugins when a component file or the config changes
+        /// (`SIGHUP` always reloads). Running calls finish on the old version.
+        #[arg(long)]
+        watch: bool,
         /// Append one JSON line per sampling request to this file (in place
         /// of `[audit] file`).
         #[arg(long, value_name = "FILE")]
@@ -231,7 +236,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Serve {
-            config,
+            config: config_path,
             listen,
             stdio,
             parked_call_ttl,
@@ -244,40 +249,62 @@ async fn run(command: Command) -> Result<ExitCode> {
             allowed_origins,
             max_request_bytes,
             metrics,
+            watch,
             audit_file,
             llm,
             runtime: runtime_args,
         } => {
             ignore_file_size_signal();
             let auth_token = auth_token_from(auth_token_file, auth_token)?;
-            let mut config = match config {
-                Some(path) => Config::load(&path)?,
-                None => embedded::default_config()?,
-            };
             if llm.llm == Some(client::LlmChoice::Human) {
                 anyhow::bail!(
                     "--llm human works only for `wasm-mcp call`: a server has no person at its terminal; use --llm anthropic or --llm openai"
                 );
             }
-            if let Some(settings) = llm.settings() {
-                config.use_provider(settings);
-            }
-            if let Some(file) = audit_file {
-                config.audit.file = Some(file);
-            }
-            config.check_routes()?;
+            // What the command line adds to the config, on start and on each reload.
+            let provider_settings = llm.settings();
+            let prepare = move |mut config: Config| -> Result<Config> {
+                if let Some(settings) = provider_settings.clone() {
+                    config.use_provider(settings);
+                }
+                if let Some(file) = audit_file.clone() {
+                    config.audit.file = Some(file);
+                }
+                config.check_routes()?;
+                Ok(config)
+            };
+            let config = prepare(match &config_path {
+                Some(path) => Config::load(path)?,
+                None => embedded::default_config()?,
+            })?;
             let provider = provider_for(&config)?;
             let audit = audit_log(&config)?;
-            let runtime =
-                Arc::new(Runtime::load(&config, &runtime_args.options(&config, audit)).await?);
+            let options = runtime_args.options(&config, audit);
+            let runtime = Arc::new(Runtime::load(&config, &options).await?);
             tracing::info!(config = %config.origin, plugins = runtime.plugins().len(), tools = runtime.tools().count(), "loaded");
             warn_unmetered(&config);
+            let catalog = Catalog::new(runtime);
+            let reloader = Reloader::new(
+                catalog.clone(),
+                config_path.clone(),
+                Box::new(prepare),
+                options,
+            );
+            reload::reload_on_sighup(reloader.clone())?;
+            if watch {
+                if config_path.is_none() {
+                    tracing::warn!(
+                        "--watch without --config: the embedded plugin never changes, so nothing is watched"
+                    );
+                }
+                reloader.watch();
+            }
             let parked = mrtr::ParkedCalls::new(
                 std::time::Duration::from_secs(parked_call_ttl.max(1)),
                 max_parked_calls,
             );
             let clients = wasm_mcp_host::fairness::ClientLimits::new(max_client_calls as usize);
-            let server = McpServer::new(runtime, parked, clients, provider);
+            let server = McpServer::with_catalog(catalog, parked, clients, provider);
             if stdio {
                 transport::serve_stdio(server).await?;
             } else {
@@ -387,6 +414,12 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
             plugin.source,
             plugin.world.version()
         );
+        let pinned = if plugin_config.sha256.is_some() {
+            "pinned"
+        } else {
+            "pin it with this line"
+        };
+        let _ = writeln!(out, "  sha256 = \"{}\"   # {pinned}", plugin.digest);
         for tool in &plugin.tools {
             let _ = writeln!(
                 out,
@@ -420,6 +453,26 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
                 grant.pattern,
                 grant.host_path().display()
             );
+        }
+        let http = &plugin_config.http;
+        if http.grants.is_empty() {
+            let _ = writeln!(out, "  may fetch nothing");
+        }
+        for grant in &http.grants {
+            let methods: Vec<&str> = grant.methods.iter().map(|m| m.as_str()).collect();
+            let mut line = format!("  may fetch {} {}", methods.join(","), grant.url);
+            if grant.private {
+                line.push_str(" (internal addresses allowed)");
+            }
+            if !grant.headers.is_empty() {
+                let names: Vec<&str> = grant.headers.iter().map(|(n, _)| n.as_str()).collect();
+                let _ = write!(line, " adding secret headers {}", names.join(", "));
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        if !plugin_config.settings.is_empty() {
+            let keys: Vec<&str> = plugin_config.settings.keys().map(String::as_str).collect();
+            let _ = writeln!(out, "  settings: {}", keys.join(", "));
         }
         let _ = writeln!(
             out,

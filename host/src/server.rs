@@ -34,6 +34,7 @@ use crate::fairness::{ClientKey, ClientLimits, ClientSlot};
 use crate::llm::Provider;
 use crate::mrtr::{Job, Outcome, ParkedCalls, Step};
 use crate::pages::{self, Page};
+use crate::reload::Catalog;
 use crate::routes::ClientRoute;
 use crate::routes::sampling::ProviderRoute;
 use crate::routes::session::Session;
@@ -57,7 +58,8 @@ macro_rules! list_page {
 /// share the runtime and the parked calls.
 #[derive(Clone)]
 pub struct McpServer {
-    runtime: Arc<Runtime>,
+    /// The plugins served; a reload swaps them (see [`crate::reload`]).
+    catalog: Arc<Catalog>,
     parked: Arc<ParkedCalls>,
     clients: Arc<ClientLimits>,
     /// The host's own LLM provider, for plugins whose route allows it.
@@ -78,8 +80,18 @@ impl McpServer {
         clients: Arc<ClientLimits>,
         provider: Option<Arc<Provider>>,
     ) -> Self {
+        Self::with_catalog(Catalog::new(runtime), parked, clients, provider)
+    }
+
+    /// A server whose plugins may be swapped by a [`crate::reload::Reloader`].
+    pub fn with_catalog(
+        catalog: Arc<Catalog>,
+        parked: Arc<ParkedCalls>,
+        clients: Arc<ClientLimits>,
+        provider: Option<Arc<Provider>>,
+    ) -> Self {
         McpServer {
-            runtime,
+            catalog,
             parked,
             clients,
             provider,
@@ -91,12 +103,17 @@ impl McpServer {
     /// A handler for a new session: shared runtime, parked calls and client
     /// limits; its own log level.
     pub fn for_session(&self) -> Self {
-        McpServer::new(
-            self.runtime.clone(),
+        McpServer::with_catalog(
+            self.catalog.clone(),
             self.parked.clone(),
             self.clients.clone(),
             self.provider.clone(),
         )
+    }
+
+    /// The plugins as of now.
+    fn runtime(&self) -> Arc<Runtime> {
+        self.catalog.current()
     }
 
     /// Set the gauges that are read rather than counted: parked calls and
@@ -104,7 +121,7 @@ impl McpServer {
     pub fn observe_gauges(&self) {
         let metrics = crate::metrics::get();
         metrics.parked_calls.set(self.parked.len() as i64);
-        for plugin in self.runtime.plugins() {
+        for plugin in self.runtime().plugins() {
             metrics
                 .instances_in_use
                 .with_label_values(&[plugin.name.as_str()])
@@ -308,20 +325,26 @@ impl ServerHandler for McpServer {
     }
 
     fn get_info(&self) -> ServerConfig {
+        // Lists change when the plugins are reloaded (`SIGHUP`, `--watch`).
         let mut capabilities = ServerCapabilities::builder()
             .enable_tools()
+            .enable_tool_list_changed()
             .enable_logging()
             .build();
+        let runtime = self.runtime();
         // Declared only when some plugin offers them.
-        if self.runtime.offers_prompts() {
-            capabilities.prompts = Some(Default::default());
+        if runtime.offers_prompts() {
+            let mut prompts = rmcp::model::PromptsCapability::default();
+            prompts.list_changed = Some(true);
+            capabilities.prompts = Some(prompts);
         }
-        if self.runtime.offers_resources() {
+        if runtime.offers_resources() {
             let mut resources = rmcp::model::ResourcesCapability::default();
             resources.subscribe = Some(true);
+            resources.list_changed = Some(true);
             capabilities.resources = Some(resources);
         }
-        if self.runtime.offers_completions() {
+        if runtime.offers_completions() {
             capabilities.completions = Some(Default::default());
         }
         let mut info = ServerConfig::new(capabilities);
@@ -338,7 +361,7 @@ impl ServerHandler for McpServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        list_page!(ListToolsResult, "tools", self.runtime.tools(), request)
+        list_page!(ListToolsResult, "tools", self.runtime().tools(), request)
     }
 
     // Prompts, resources and completions are answered only when declared:
@@ -348,13 +371,13 @@ impl ServerHandler for McpServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        if !self.runtime.offers_prompts() {
+        if !self.runtime().offers_prompts() {
             return Err(McpError::method_not_found::<ListPromptsRequestMethod>());
         }
         list_page!(
             ListPromptsResult,
             "prompts",
-            self.runtime.prompts(),
+            self.runtime().prompts(),
             request
         )
     }
@@ -364,10 +387,11 @@ impl ServerHandler for McpServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        if !self.runtime.offers_prompts() {
+        if !self.runtime().offers_prompts() {
             return Err(McpError::method_not_found::<GetPromptRequestMethod>());
         }
-        let Some(plugin) = self.runtime.find_prompt(&request.name) else {
+        let runtime = self.runtime();
+        let Some(plugin) = runtime.find_prompt(&request.name) else {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown prompt `{}`; `prompts/list` names the prompts this server has",
@@ -436,13 +460,13 @@ impl ServerHandler for McpServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        if !self.runtime.offers_resources() {
+        if !self.runtime().offers_resources() {
             return Err(McpError::method_not_found::<ListResourcesRequestMethod>());
         }
         list_page!(
             ListResourcesResult,
             "resources",
-            self.runtime.resources(),
+            self.runtime().resources(),
             request
         )
     }
@@ -452,7 +476,7 @@ impl ServerHandler for McpServer {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        if !self.runtime.offers_resources() {
+        if !self.runtime().offers_resources() {
             return Err(McpError::method_not_found::<
                 ListResourceTemplatesRequestMethod,
             >());
@@ -460,7 +484,7 @@ impl ServerHandler for McpServer {
         list_page!(
             ListResourceTemplatesResult,
             "resources/templates",
-            self.runtime.templates(),
+            self.runtime().templates(),
             request
         )
     }
@@ -470,11 +494,12 @@ impl ServerHandler for McpServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        if !self.runtime.offers_resources() {
+        if !self.runtime().offers_resources() {
             return Err(McpError::method_not_found::<ReadResourceRequestMethod>());
         }
         let modern = is_2026_era(&context);
-        let Some(plugin) = self.runtime.find_resource(&request.uri) else {
+        let runtime = self.runtime();
+        let Some(plugin) = runtime.find_resource(&request.uri) else {
             return Err(resource_not_found(&request.uri, modern));
         };
         let (call, _slot) = self.context_for(plugin, "a resources/read request", &context)?;
@@ -497,10 +522,10 @@ impl ServerHandler for McpServer {
         request: SubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        if !self.runtime.offers_resources() {
+        if !self.runtime().offers_resources() {
             return Err(McpError::method_not_found::<SubscribeRequestMethod>());
         }
-        match self.runtime.find_resource(&request.uri) {
+        match self.runtime().find_resource(&request.uri) {
             Some(_) => Ok(()),
             None => Err(resource_not_found(&request.uri, false)),
         }
@@ -511,7 +536,7 @@ impl ServerHandler for McpServer {
         request: UnsubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        if !self.runtime.offers_resources() {
+        if !self.runtime().offers_resources() {
             return Err(McpError::method_not_found::<SubscribeRequestMethod>());
         }
         let _ = request;
@@ -523,16 +548,17 @@ impl ServerHandler for McpServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
-        if !self.runtime.offers_completions() {
+        if !self.runtime().offers_completions() {
             return Err(McpError::method_not_found::<CompleteRequestMethod>());
         }
+        let runtime = self.runtime();
         let (plugin, target) = match &request.r#ref {
             Reference::Prompt(prompt) => (
-                self.runtime.find_prompt(&prompt.name),
+                runtime.find_prompt(&prompt.name),
                 CompletionTarget::Prompt(prompt.name.clone()),
             ),
             Reference::Resource(template) => (
-                self.runtime.find_template(&template.uri),
+                runtime.find_template(&template.uri),
                 CompletionTarget::Template(template.uri.clone()),
             ),
             _ => (None, CompletionTarget::Prompt(String::new())),
@@ -605,8 +631,62 @@ impl ServerHandler for McpServer {
         ))
     }
 
+    /// A legacy session is told when the plugins are reloaded.
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        self.catalog.add_session(context.peer);
+    }
+
+    /// 2026-07-28 clients learn of reloads on a `subscriptions/listen`
+    /// stream; list changes are the only notifications it carries.
+    fn accepted_subscription_filter(
+        &self,
+        _requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        let mut filter = rmcp::model::SubscriptionFilter::default();
+        filter.tools_list_changed = Some(true);
+        filter.prompts_list_changed = Some(true);
+        filter.resources_list_changed = Some(true);
+        Some(filter)
+    }
+
+    async fn listen(
+        &self,
+        subscription: rmcp::service::SubscriptionContext,
+    ) -> Result<(), McpError> {
+        let mut changes = self.catalog.changes();
+        changes.mark_unchanged();
+        let wants = subscription.accepted().clone();
+        loop {
+            tokio::select! {
+                () = subscription.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let sink = subscription.sink();
+                    let runtime = self.runtime();
+                    let sent = async {
+                        if wants.tools_list_changed == Some(true) {
+                            sink.notify_tool_list_changed().await?;
+                        }
+                        if wants.prompts_list_changed == Some(true) && runtime.offers_prompts() {
+                            sink.notify_prompt_list_changed().await?;
+                        }
+                        if wants.resources_list_changed == Some(true) && runtime.offers_resources() {
+                            sink.notify_resource_list_changed().await?;
+                        }
+                        Ok::<(), rmcp::service::SubscriptionSendError>(())
+                    };
+                    if sent.await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.runtime.find(name).map(|(_, tool)| tool.clone())
+        self.runtime().find(name).map(|(_, tool)| tool.clone())
     }
 
     async fn call_tool(
@@ -614,7 +694,8 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let Some((plugin, _)) = self.runtime.find(&request.name) else {
+        let runtime = self.runtime();
+        let Some((plugin, _)) = runtime.find(&request.name) else {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown tool `{}`; `tools/list` names the tools this server has",

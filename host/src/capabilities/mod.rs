@@ -9,11 +9,13 @@ use std::sync::Arc;
 pub mod ask;
 pub mod elicitation;
 pub mod files;
+pub mod http;
 pub mod log;
 pub mod notify;
 pub mod progress;
 pub mod roots;
 pub mod sampling;
+pub mod settings;
 
 /// Who is calling, for logs and audit records.
 #[derive(Clone, Debug)]

@@ -30,7 +30,9 @@ use cache::{CompileCache, Origin};
 
 use crate::audit::AuditLog;
 use crate::capabilities::files::Grants;
+use crate::capabilities::http::HttpPolicy;
 use crate::capabilities::sampling::budget::SharedBudget;
+use crate::capabilities::settings::Settings;
 use crate::config::{
     ComponentSource, Config, ElicitationPolicy, Limits, PluginConfig, RootsPolicy, SamplingPolicy,
 };
@@ -72,6 +74,12 @@ pub struct Plugin {
     pub budget: Arc<SharedBudget>,
     /// Where its sampling requests are recorded.
     pub audit: Arc<AuditLog>,
+    /// What it may fetch.
+    pub http: Arc<HttpPolicy>,
+    /// What it reads through `wasi:config/store`.
+    pub settings: Settings,
+    /// Its component's SHA-256 (lowercase hex).
+    pub digest: String,
     /// Prompts, resources and resource templates it offers.
     pub offers: Offers,
     /// Output schemas by tool name (as listed, prefix included).
@@ -325,7 +333,12 @@ impl Plugin {
     ) -> Result<Plugin> {
         let source = config.component.to_string();
         let started = std::time::Instant::now();
-        let (component, origin) = compile(engine, &config.component, options.cache.as_ref())?;
+        let (component, origin, digest) = compile(
+            engine,
+            &config.component,
+            config.sha256.as_deref(),
+            options.cache.as_ref(),
+        )?;
         tracing::debug!(plugin = %config.name, ?origin, ms = started.elapsed().as_secs_f64() * 1000.0, "component ready");
         let pre = linker.instantiate_pre(&component).map_err(|e| {
             anyhow!(
@@ -351,6 +364,9 @@ impl Plugin {
             roots_policy: config.roots,
             budget: Arc::new(SharedBudget::new(&config.sampling)),
             audit: options.audit.clone(),
+            http: config.http.clone(),
+            settings: crate::capabilities::settings::shared(&config.settings),
+            digest,
             offers: Offers::default(),
             output_schemas: HashMap::new(),
             in_flight: Arc::new(Semaphore::new(config.limits.concurrent_calls)),
@@ -714,11 +730,14 @@ fn classify_trap(state: &CallState, error: &wasmtime::Error) -> CallFailure {
     }
 }
 
+/// Read, check (against its `sha256` pin, if any) and compile a component;
+/// also returns its SHA-256, lowercase hex.
 fn compile(
     engine: &Engine,
     source: &ComponentSource,
+    pin: Option<&str>,
     cache: Option<&CompileCache>,
-) -> Result<(Component, Origin)> {
+) -> Result<(Component, Origin, String)> {
     let bytes: std::borrow::Cow<'_, [u8]> = match source {
         ComponentSource::File(path) => std::fs::read(path)
             .with_context(|| {
@@ -730,6 +749,14 @@ fn compile(
             .into(),
         ComponentSource::Embedded { bytes, .. } => (*bytes).into(),
     };
+    let digest = hex_sha256(&bytes);
+    if let Some(pinned) = pin
+        && pinned != digest
+    {
+        bail!(
+            "{source} is not the pinned component: its SHA-256 is {digest}, the config's `sha256` is {pinned}. If this build is the one you mean to serve, put its digest in `sha256`"
+        );
+    }
     if !bytes.starts_with(b"\0asm") {
         bail!(
             "{source} is not a WebAssembly file (no `\\0asm` header): point `component` at the `.wasm` file that `cargo build --target wasm32-wasip2` produced"
@@ -746,7 +773,17 @@ fn compile(
             .map(|c| (c, Origin::Compiled))
             .map_err(Into::into),
     };
-    compiled.map_err(|e| anyhow!("cannot compile component {source}: {e:#}"))
+    let (component, origin) =
+        compiled.map_err(|e| anyhow!("cannot compile component {source}: {e:#}"))?;
+    Ok((component, origin, digest))
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Core modules have version 1 in the header; components use a layer field.
@@ -855,9 +892,13 @@ fn spawn_epoch_ticker(engine: Engine) -> Result<Engine> {
 /// WASI with nothing granted, and each capability served from its own
 /// part of the call's state; 0.1's imports are served by the same code.
 fn new_linker(engine: &Engine) -> Result<Linker<CallState>> {
-    use crate::capabilities::{ask, elicitation, files, log, progress, roots, sampling};
+    use crate::capabilities::{ask, elicitation, files, log, progress, roots, sampling, settings};
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    settings::add_to_linker(&mut linker, |s: &mut CallState| {
+        wasmtime_wasi_config::WasiConfig::new(&s.settings)
+    })?;
     crate::bindings::content::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
     sampling::add_to_linker(&mut linker, |s: &mut CallState| &mut s.sampling)?;
     elicitation::add_to_linker(&mut linker, |s: &mut CallState| &mut s.elicitation)?;

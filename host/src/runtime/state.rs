@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::Plugin;
 use super::cpu::CpuUsed;
@@ -14,12 +15,14 @@ use crate::audit::AuditLog;
 use crate::capabilities::Caller;
 use crate::capabilities::elicitation::Elicitor;
 use crate::capabilities::files::{Appender, Grants};
+use crate::capabilities::http::{HttpGate, HttpPolicy};
 use crate::capabilities::log::{LogBudget, Logger};
 use crate::capabilities::notify::Notifier;
 use crate::capabilities::progress::{ProgressGate, Reporter};
 use crate::capabilities::roots::RootsAsker;
 use crate::capabilities::sampling::budget::SharedBudget;
 use crate::capabilities::sampling::{ClientSampling, SampleRoute, Sampler};
+use crate::capabilities::settings::Settings;
 use crate::config::{ElicitationPolicy, Limits, RootsPolicy, SamplingPolicy};
 use crate::routes::{ClientRoute, Nobody};
 
@@ -65,6 +68,9 @@ pub struct CallContext {
     pub audit: Arc<AuditLog>,
     /// Progress and log notifications to the calling client.
     pub notifier: Notifier,
+    /// What the plugin may fetch, and its settings.
+    pub http: Arc<HttpPolicy>,
+    pub settings: Settings,
 }
 
 impl CallContext {
@@ -96,6 +102,8 @@ impl CallContext {
             budget: plugin.budget.clone(),
             audit: plugin.audit.clone(),
             notifier,
+            http: plugin.http.clone(),
+            settings: plugin.settings.clone(),
         }
     }
 
@@ -209,6 +217,9 @@ pub struct CallState {
     pub files: Appender,
     pub log: Logger,
     pub progress: Reporter,
+    pub http: HttpGate,
+    http_ctx: WasiHttpCtx,
+    pub settings: Settings,
     wasi: WasiCtx,
     table: ResourceTable,
     stdout: CapturedOutput,
@@ -244,6 +255,7 @@ impl CallState {
             tool: call.tool.clone(),
             client: call.client.clone(),
         };
+        let http = HttpGate::new(call.plugin.clone(), call.http);
         CallState {
             plugin: call.plugin.clone(),
             limits,
@@ -273,6 +285,9 @@ impl CallState {
                 gate: ProgressGate::default(),
                 notifier: call.notifier,
             },
+            http,
+            http_ctx: WasiHttpCtx::new(),
+            settings: call.settings,
             wasi,
             table,
             stdout,
@@ -311,6 +326,16 @@ impl WasiView for CallState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            hooks: &mut self.http,
+            table: &mut self.table,
+            ctx: &mut self.http_ctx,
         }
     }
 }
