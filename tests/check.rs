@@ -265,3 +265,58 @@ fn limits_too_large_to_count_with_are_refused_not_overflowed() {
         "{stderr}"
     );
 }
+
+/// SHA-256 of a file, lowercase hex, computed here (not by the host).
+fn sha256_of(path: &std::path::Path) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(std::fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn check_prints_each_components_digest_ready_to_pin() {
+    let probe = component("probe");
+    let workspace = Workspace::with_config(&plugin(&probe, ""));
+    let output = check(&workspace);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = format!("sha256 = \"{}\"", sha256_of(&probe));
+    assert!(stdout.contains(&line), "no `{line}` in:\n{stdout}");
+}
+
+#[test]
+fn a_pinned_component_loads_and_a_wrong_digest_is_refused_with_both() {
+    let probe = component("probe");
+    let digest = sha256_of(&probe);
+    let pinned = Workspace::with_config(&plugin(&probe, &format!("sha256 = \"{digest}\"")));
+    let output = check(&pinned);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("# pinned"));
+
+    // Another build (here: another component) under the same pin.
+    let wrong = Workspace::with_config(&plugin(
+        &component("log-archiver"),
+        &format!("sha256 = \"{digest}\""),
+    ));
+    let error = refused_in(&wrong);
+    assert!(error.contains("not the pinned component"), "{error}");
+    assert!(error.contains(&digest), "the pin is named: {error}");
+    let actual = sha256_of(&component("log-archiver"));
+    assert!(
+        error.contains(&actual),
+        "the actual digest is named: {error}"
+    );
+
+    let malformed = refused(&plugin(&probe, "sha256 = \"abc\""));
+    assert!(malformed.contains("64 hexadecimal digits"), "{malformed}");
+}

@@ -201,6 +201,8 @@ pub struct ScriptedClient {
     pub cancelled: Arc<Mutex<Vec<String>>>,
     pub progress: Arc<Mutex<Vec<ProgressSeen>>>,
     pub logs: Arc<Mutex<Vec<LogSeen>>>,
+    /// How many `notifications/tools/list_changed` arrived.
+    pub tool_list_changes: Arc<Mutex<u32>>,
 }
 
 impl ScriptedClient {
@@ -230,6 +232,7 @@ impl ScriptedClient {
             cancelled: Arc::default(),
             progress: Arc::default(),
             logs: Arc::default(),
+            tool_list_changes: Arc::default(),
         }
     }
 
@@ -417,6 +420,10 @@ impl ClientHandler for ScriptedClient {
             .push((params.progress, params.total, params.message));
     }
 
+    async fn on_tool_list_changed(&self, _context: rmcp::service::NotificationContext<RoleClient>) {
+        *self.tool_list_changes.lock().unwrap() += 1;
+    }
+
     async fn on_logging_message(
         &self,
         params: rmcp::model::LoggingMessageNotificationParam,
@@ -584,6 +591,11 @@ impl HttpServer {
     pub async fn connect(&self, client: ScriptedClient) -> Client {
         let transport = StreamableHttpClientTransport::from_uri(self.url.as_str());
         client.connect(transport).await
+    }
+
+    /// The server's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.

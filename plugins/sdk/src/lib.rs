@@ -14,6 +14,13 @@
 //! borrow the calling client's LLM, [`elicit`] asks its user, [`roots`]
 //! lists its roots, [`append`] writes to granted files, [`log`] logs.
 //!
+//! Two standard WASI interfaces reach further, each within the plugin's
+//! config: [`fetch`] and [`http::Request`] make HTTP requests through
+//! `wasi:http/outgoing-handler` (only to what `[[plugin.http.allow]]`
+//! grants; an [`HttpError`] says which grant or limit stopped a request),
+//! and [`config::get`] reads the plugin's settings, the `[plugin.config]`
+//! table, through `wasi:config/store`.
+//!
 //! ```ignore
 //! use wasm_mcp_sdk::{JsonSchema, ToolError, sample_text, tools};
 //!
@@ -38,7 +45,9 @@ pub mod bindings {
 }
 
 mod ask;
+pub mod config;
 mod content;
+pub mod http;
 mod offers;
 
 pub use ask::{
@@ -46,6 +55,7 @@ pub use ask::{
     form_schema_of, roots,
 };
 pub use content::{Content, IntoToolResult, Message, Role, ToolResult};
+pub use http::{HttpError, HttpErrorKind, fetch};
 pub use offers::{Body, Completion, Reference, Vars};
 
 pub use schemars::JsonSchema;

@@ -1,0 +1,183 @@
+//! Reloading plugins while serving (`serve --watch`, `SIGHUP`): a rebuilt
+//! component replaces the old one without a restart, calls already running
+//! finish on the old version, clients of both eras hear
+//! `notifications/tools/list_changed`, and a broken build keeps the old
+//! version serving.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rmcp::model::{CallToolRequestParams, ServerNotification, SubscriptionFilter};
+use serde_json::json;
+
+/// Put `component` at `to` the way a build or a deploy does: write beside
+/// it, then rename over it.
+fn install(component: &Path, to: &Path) {
+    let staging = to.with_extension("partial");
+    std::fs::copy(component, &staging).unwrap();
+    std::fs::rename(&staging, to).unwrap();
+}
+
+async fn tool_names(client: &Client) -> Vec<String> {
+    client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
+/// Wait until `condition` holds, or fail after `limit` saying `what`.
+async fn eventually(what: &str, limit: Duration, mut condition: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !condition().await {
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn swappable_workspace() -> Workspace {
+    let workspace = Workspace::with_config(
+        "[[plugin]]\nname = \"swappable\"\ncomponent = \"plugin.wasm\"\nappend = [\"out.txt\"]\n",
+    );
+    install(&component("probe"), &workspace.path("plugin.wasm"));
+    workspace
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_swaps_a_rebuilt_plugin_while_calls_run_and_keeps_the_old_one_when_broken() {
+    let workspace = swappable_workspace();
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--watch"],
+    );
+    let legacy = ScriptedClient::without_sampling();
+    let changes = legacy.tool_list_changes.clone();
+    let client = server.connect(legacy).await;
+    let modern = server
+        .connect(ScriptedClient::without_sampling().modern())
+        .await;
+    let mut subscription = modern
+        .peer()
+        .listen(SubscriptionFilter::builder().tools_list_changed().build())
+        .await
+        .expect("subscriptions/listen");
+    assert!(
+        tool_names(&client)
+            .await
+            .contains(&"probe_sleep".to_string())
+    );
+
+    // A call that will still be running when the new build lands.
+    let running = {
+        let peer = client.peer().clone();
+        tokio::spawn(async move {
+            let arguments = json!({ "ms": 2000, "path": "out.txt", "text": "old version" });
+            peer.call_tool(
+                CallToolRequestParams::new("probe_sleep")
+                    .with_arguments(arguments.as_object().unwrap().clone()),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    install(&component("fetcher"), &workspace.path("plugin.wasm"));
+
+    eventually(
+        "the legacy client's list_changed",
+        Duration::from_secs(20),
+        async || *changes.lock().unwrap() >= 1,
+    )
+    .await;
+    let heard = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .expect("the 2026-07-28 listener heard nothing")
+        .unwrap();
+    assert!(
+        matches!(
+            heard,
+            Some(ServerNotification::ToolListChangedNotification(_))
+        ),
+        "{heard:?}"
+    );
+    let names = tool_names(&client).await;
+    assert!(names.contains(&"fetch".to_string()), "{names:?}");
+    assert!(!names.contains(&"probe_sleep".to_string()), "{names:?}");
+
+    let finished = running
+        .await
+        .unwrap()
+        .expect("the running call was cut off");
+    assert_ne!(finished.is_error, Some(true), "{}", text(&finished));
+    assert_eq!(text(&finished), "slept", "it finished on the old version");
+    assert_eq!(workspace.read("out.txt").unwrap(), "old version");
+    let gone = client
+        .call_tool(CallToolRequestParams::new("probe_sleep"))
+        .await;
+    assert!(gone.is_err(), "new calls use the new version: {gone:?}");
+
+    // A broken build: the old (fetcher) version keeps serving.
+    std::fs::write(workspace.path("plugin.wasm"), b"\0asm half-written").unwrap();
+    eventually(
+        "the failed reload in the log",
+        Duration::from_secs(20),
+        async || server.log.lock().unwrap().contains("reload failed"),
+    )
+    .await;
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("still serving the previous plugins"), "{log}");
+    assert!(log.contains("plugin.wasm"), "the log names the file: {log}");
+    assert_eq!(
+        *changes.lock().unwrap(),
+        1,
+        "no list_changed for a failed reload"
+    );
+    let served = call(&client, "config_all", json!({})).await;
+    assert_eq!(text(&served), "{}", "the previous build still answers");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_config() {
+    let workspace = swappable_workspace();
+    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    let client = server.connect(ScriptedClient::without_sampling()).await;
+    assert!(
+        tool_names(&client)
+            .await
+            .contains(&"probe_sleep".to_string())
+    );
+    std::fs::write(
+        workspace.config(),
+        "[[plugin]]\nname = \"swappable\"\ncomponent = \"plugin.wasm\"\ntool_prefix = \"v2_\"\n",
+    )
+    .unwrap();
+    // Without --watch, nothing changes until the signal.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        tool_names(&client)
+            .await
+            .contains(&"probe_sleep".to_string())
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    eventually(
+        "the reload after SIGHUP",
+        Duration::from_secs(20),
+        async || {
+            tool_names(&client)
+                .await
+                .contains(&"v2_probe_sleep".to_string())
+        },
+    )
+    .await;
+    let result = call(&client, "v2_probe_result", json!({ "bytes": 3 })).await;
+    assert_eq!(text(&result), "rrr");
+}
