@@ -93,6 +93,19 @@ async fn respond(
         "/api/hello" | "/hello" => "hello from upstream".into_response(),
         "/api/upload" => format!("received {} bytes", body.len()).into_response(),
         "/api/big" => "x".repeat(200_000).into_response(),
+        // No Content-Length: the limit must hold while the body streams.
+        "/api/big-stream" => {
+            let chunks = (0..50).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 4096])));
+            axum::body::Body::from_stream(futures::stream::iter(chunks)).into_response()
+        }
+        // The head at once, then a body that never ends.
+        "/api/trickle" => {
+            let chunks = futures::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from_static(b"z")), ()))
+            });
+            axum::body::Body::from_stream(chunks).into_response()
+        }
         "/api/slow" => {
             tokio::time::sleep(Duration::from_secs(5)).await;
             "late".into_response()
@@ -367,6 +380,19 @@ async fn requests_are_held_to_their_count_sizes_and_time() {
     let (big, failed) = fetch(client, json!({ "url": upstream.url("/api/big") })).await;
     assert!(failed, "a 200 KB response passed a 100 KB limit");
     assert!(big.contains("response_bytes"), "{big}");
+
+    let (streamed, failed) = fetch(client, json!({ "url": upstream.url("/api/big-stream") })).await;
+    assert!(failed, "a 200 KB streamed response passed a 100 KB limit");
+    assert!(streamed.contains("response_bytes"), "{streamed}");
+
+    let started = Instant::now();
+    let (trickle, failed) = fetch(client, json!({ "url": upstream.url("/api/trickle") })).await;
+    assert!(failed, "{trickle}");
+    assert!(trickle.contains("timeout_s"), "{trickle}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "a body that never ends was cut at the deadline"
+    );
 
     let started = Instant::now();
     let (slow, failed) = fetch(client, json!({ "url": upstream.url("/api/slow") })).await;
