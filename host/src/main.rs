@@ -161,6 +161,10 @@ enum Command {
         /// The folder to create it in.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// What it starts as: `ask` (sampling) or `fetch` (fetches a granted
+        /// page and summarises it).
+        #[arg(long, value_enum, default_value = "ask")]
+        template: scaffold::Template,
     },
     /// List a server's tools.
     Tools {
@@ -223,10 +227,20 @@ async fn run(command: Command) -> Result<ExitCode> {
             llm,
             json,
         } => client::call(tool, args, args_json, target, llm, json).await,
-        Command::New { name, dir } => {
-            let created = scaffold::new_plugin(&name, &dir)?;
+        Command::New {
+            name,
+            dir,
+            template,
+        } => {
+            let created = scaffold::new_plugin(&name, &dir, template)?;
+            let try_it = match template {
+                scaffold::Template::Ask => "ask --arg question=\"Why is the sky blue?\"",
+                scaffold::Template::Fetch => {
+                    "summarize --arg url=https://en.wikipedia.org/wiki/WebAssembly"
+                }
+            };
             println!(
-                "Created {path}. Next:\n  cd {path}\n  cargo build --release --target wasm32-wasip2\n  wasm-mcp check --config wasm-mcp.toml\n  wasm-mcp call ask --arg question=\"Why is the sky blue?\" --config wasm-mcp.toml --llm human\n\nTo serve it with other plugins, add this to their config (paths relative to it):\n\n{}",
+                "Created {path}. Next:\n  cd {path}\n  cargo build --release --target wasm32-wasip2\n  wasm-mcp check --config wasm-mcp.toml\n  wasm-mcp call {try_it} --config wasm-mcp.toml --llm human\n\nTo serve it with other plugins, add this to their config (paths relative to it):\n\n{}",
                 std::fs::read_to_string(created.join("wasm-mcp.toml"))?,
                 path = created.display()
             );

@@ -1,4 +1,4 @@
-//! `wasm-mcp new NAME`: a plugin crate that builds for `wasm32-wasip2` as
+//! `wasm-mcp new NAME [--template ask|fetch]`: a plugin crate that builds for `wasm32-wasip2` as
 //! generated, with the guest SDK and the WIT contract vendored beside it (so
 //! it needs nothing but crates.io), and the config entry that serves it.
 
@@ -6,9 +6,20 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-const WIT: &str = include_str!("../../../wit/plugin.wit");
+/// The contract, and the standard WIT it refers to (`wasi:config`).
+const WIT: [(&str, &str); 3] = [
+    ("wit/plugin.wit", include_str!("../../../wit/plugin.wit")),
+    (
+        "wit/deps/config/store.wit",
+        include_str!("../../../wit/deps/config/store.wit"),
+    ),
+    (
+        "wit/deps/config/world.wit",
+        include_str!("../../../wit/deps/config/world.wit"),
+    ),
+];
 /// The guest SDK's sources, vendored file by file.
-const SDK: [(&str, &str); 4] = [
+const SDK: [(&str, &str); 9] = [
     (
         "sdk/src/lib.rs",
         include_str!("../../../plugins/sdk/src/lib.rs"),
@@ -25,10 +36,41 @@ const SDK: [(&str, &str); 4] = [
         "sdk/src/offers.rs",
         include_str!("../../../plugins/sdk/src/offers.rs"),
     ),
+    (
+        "sdk/src/config.rs",
+        include_str!("../../../plugins/sdk/src/config.rs"),
+    ),
+    (
+        "sdk/src/http.rs",
+        include_str!("../../../plugins/sdk/src/http.rs"),
+    ),
+    (
+        "sdk/src/http/error.rs",
+        include_str!("../../../plugins/sdk/src/http/error.rs"),
+    ),
+    (
+        "sdk/src/http/transport.rs",
+        include_str!("../../../plugins/sdk/src/http/transport.rs"),
+    ),
+    (
+        "sdk/src/http/url.rs",
+        include_str!("../../../plugins/sdk/src/http/url.rs"),
+    ),
 ];
 
+/// What the new plugin starts as.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// `ask`: asks the client's LLM and keeps a record (sampling, append).
+    #[default]
+    Ask,
+    /// `summarize`: fetches a page, has the LLM summarise it, keeps a record
+    /// (outbound HTTP by grant, settings, sampling, append).
+    Fetch,
+}
+
 /// Write the plugin crate `name` into `parent/name`; returns its folder.
-pub fn new_plugin(name: &str, parent: &Path) -> Result<PathBuf> {
+pub fn new_plugin(name: &str, parent: &Path, template: Template) -> Result<PathBuf> {
     let valid = !name.is_empty()
         && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && name
@@ -47,20 +89,21 @@ pub fn new_plugin(name: &str, parent: &Path) -> Result<PathBuf> {
         );
     }
     let crate_name = name.replace('-', "_");
+    let (lib_rs, config) = match template {
+        Template::Ask => (ASK_RS, ask_config(name, &crate_name)),
+        Template::Fetch => (FETCH_RS, fetch_config(name, &crate_name)),
+    };
     let mut files: Vec<(&str, String)> = vec![
         ("Cargo.toml", cargo_toml(name)),
-        ("src/lib.rs", LIB_RS.to_string()),
+        ("src/lib.rs", lib_rs.to_string()),
         ("sdk/Cargo.toml", SDK_CARGO_TOML.to_string()),
-        ("wit/plugin.wit", WIT.to_string()),
-        ("wasm-mcp.toml", config_toml(name, &crate_name)),
+        ("wasm-mcp.toml", config),
         (".gitignore", "/target/\n".to_string()),
     ];
-    files.extend(SDK.map(|(path, text)| {
-        (
-            path,
-            text.replace("path: \"../../wit\"", "path: \"../wit\""),
-        )
-    }));
+    files.extend(WIT.map(|(path, text)| (path, text.to_string())));
+    files.extend(
+        SDK.map(|(path, text)| (path, text.replace("path: \"../../wit", "path: \"../wit"))),
+    );
     for (path, text) in files {
         let path = dir.join(path);
         std::fs::create_dir_all(path.parent().unwrap())
@@ -107,9 +150,10 @@ wit-bindgen = "0.61"
 serde = { version = "1", features = ["derive"] }
 serde_json = "1"
 schemars = { version = "1", default-features = false, features = ["derive", "std"] }
+wasip2 = "1"
 "#;
 
-const LIB_RS: &str = r#"//! A wasm-mcp plugin. Each tool is a function from its arguments (a struct
+const ASK_RS: &str = r#"//! A wasm-mcp plugin. Each tool is a function from its arguments (a struct
 //! deriving `Deserialize` and `JsonSchema`; doc comments become the schema's
 //! descriptions) to the text the client receives.
 
@@ -138,7 +182,64 @@ tools! {
 }
 "#;
 
-fn config_toml(name: &str, crate_name: &str) -> String {
+const FETCH_RS: &str = r#"//! A wasm-mcp plugin that reads the web: it fetches a page its config grants,
+//! asks the calling client's LLM to summarise it, and keeps a record.
+
+use wasm_mcp_sdk::{JsonSchema, ToolError, append, config, fetch, sample_text, tools};
+
+#[derive(serde::Deserialize, JsonSchema)]
+struct Page {
+    /// The page to summarise (its site must be granted in `[plugin.http]`).
+    url: String,
+}
+
+/// Fetch the page, summarise it, keep the summary in `summaries.txt`.
+fn summarize(Page { url }: Page) -> Result<String, ToolError> {
+    let page = fetch(&url)?.error_for_status()?.text()?;
+    // Settings come from `[plugin.config]`; this one has a default.
+    let limit: usize = config::get("max_page_chars")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let page: String = page.chars().take(limit).collect();
+    let summary = sample_text(
+        format!("Summarize this web page in at most three sentences.
+URL: {url}
+
+{page}"),
+        300,
+    )?;
+    append("summaries.txt", format!("URL: {url}
+SUMMARY: {summary}
+
+"))?;
+    Ok(summary)
+}
+
+tools! {
+    summarize(Page) [additive, open_world] => "Summarizes a web page with the client's LLM and keeps a record of it.",
+}
+"#;
+
+fn fetch_config(name: &str, crate_name: &str) -> String {
+    format!(
+        r#"# Serve this plugin:  wasm-mcp serve --config wasm-mcp.toml
+[[plugin]]
+name = "{name}"
+component = "target/wasm32-wasip2/release/{crate_name}.wasm"
+append = ["summaries.txt"]
+
+# The sites it may fetch (GET and HEAD unless `methods` says more). Nothing
+# else is reachable, and names that resolve to internal addresses are refused.
+[plugin.http]
+allow = ["https://en.wikipedia.org/wiki/"]
+
+[plugin.config]
+max_page_chars = 20000
+"#
+    )
+}
+
+fn ask_config(name: &str, crate_name: &str) -> String {
     format!(
         r#"# Serve this plugin:  wasm-mcp serve --config wasm-mcp.toml
 [[plugin]]
