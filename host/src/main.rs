@@ -192,7 +192,7 @@ fn main() -> ExitCode {
     let _log_writer = wasm_mcp_host::logging::init(if quiet {
         "error"
     } else {
-        "warn,wasm_mcp=info,plugin=info,audit=info"
+        "warn,wasm_mcp=info,plugin=info,audit=info,wasmtime_wasi_http=error"
     });
     // One thread runs every task: a message's work never crosses threads,
     // so no wake-up costs a futex or a context switch. Guests yield at every
