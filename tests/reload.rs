@@ -181,3 +181,32 @@ async fn sighup_reloads_the_config() {
     let result = call(&client, "v2_probe_result", json!({ "bytes": 3 })).await;
     assert_eq!(text(&result), "rrr");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reloaded_plugin_keeps_spending_from_the_same_budget() {
+    let workspace = Workspace::with_config(
+        "[[plugin]]\nname = \"swappable\"\ncomponent = \"plugin.wasm\"\n\
+         [plugin.sampling]\nrequests_per_minute = 1\n",
+    );
+    install(&component("probe"), &workspace.path("plugin.wasm"));
+    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    let client = server.connect(ScriptedClient::replying("fine")).await;
+    let first = call(&client, "probe_sample", json!({ "prompt": "one" })).await;
+    assert_ne!(first.is_error, Some(true), "{}", text(&first));
+    // A rebuild (here: the same component written again) and a reload.
+    install(&component("probe"), &workspace.path("plugin.wasm"));
+    std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    eventually("the reload", Duration::from_secs(20), async || {
+        server.log.lock().unwrap().contains("reloaded")
+    })
+    .await;
+    let second = call(&client, "probe_sample", json!({ "prompt": "two" })).await;
+    assert!(
+        text(&second).contains("requests_per_minute` = 1 is spent"),
+        "the reload gave the plugin a fresh budget: {}",
+        text(&second)
+    );
+}

@@ -142,13 +142,25 @@ impl Reloader {
         }
     }
 
+    /// Compiling takes from milliseconds to seconds, and the server runs
+    /// every task on one thread: so the new plugins are compiled and listed
+    /// on a thread (and event loop) of their own, and only the finished
+    /// catalog comes back.
     async fn load(&self) -> Result<Runtime> {
         let config = match &self.config_path {
             Some(path) => Config::load(path)?,
             None => crate::embedded::default_config()?,
         };
         let config = (self.prepare)(config)?;
-        Runtime::load(&config, &self.options).await
+        let options = self.options.clone();
+        let previous = self.catalog.current();
+        tokio::task::spawn_blocking(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(Runtime::load_after(&config, &options, Some(&previous)))
+        })
+        .await?
     }
 
     /// The files whose change means a reload: the config and every
