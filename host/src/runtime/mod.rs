@@ -181,6 +181,17 @@ impl Runtime {
     /// Compile and pre-instantiate every plugin of `config`, list their tools
     /// and open their grants. Fails on the first problem, naming the plugin.
     pub async fn load(config: &Config, options: &RuntimeOptions) -> Result<Runtime> {
+        Self::load_after(config, options, None).await
+    }
+
+    /// [`Runtime::load`] to replace `previous` (a reload): a plugin of the
+    /// same name and sampling policy keeps spending from the same budgets,
+    /// so rebuilding a plugin does not give it a fresh day of tokens.
+    pub async fn load_after(
+        config: &Config,
+        options: &RuntimeOptions,
+        previous: Option<&Runtime>,
+    ) -> Result<Runtime> {
         let (engine, allocator) = new_engine(config, options.allocator)?;
         let linker = new_linker(&engine)?;
         let mut plugins: Vec<Arc<Plugin>> = Vec::with_capacity(config.plugins.len());
@@ -189,7 +200,16 @@ impl Runtime {
         let mut by_resource = HashMap::new();
         let mut by_template = HashMap::new();
         for plugin_config in &config.plugins {
-            let plugin = Plugin::load(&engine, &linker, plugin_config, options)
+            let budget = previous
+                .and_then(|runtime| {
+                    runtime
+                        .plugins
+                        .iter()
+                        .find(|p| p.name == plugin_config.name)
+                })
+                .filter(|old| old.sampling_policy == plugin_config.sampling)
+                .map(|old| old.budget.clone());
+            let plugin = Plugin::load(&engine, &linker, plugin_config, options, budget)
                 .await
                 .with_context(|| format!("plugin `{}`", plugin_config.name))?;
             let index = plugins.len();
@@ -330,6 +350,7 @@ impl Plugin {
         linker: &Linker<CallState>,
         config: &PluginConfig,
         options: &RuntimeOptions,
+        budget: Option<Arc<SharedBudget>>,
     ) -> Result<Plugin> {
         let source = config.component.to_string();
         let started = std::time::Instant::now();
@@ -362,7 +383,7 @@ impl Plugin {
             sampling_policy: config.sampling,
             elicitation_policy: config.elicitation,
             roots_policy: config.roots,
-            budget: Arc::new(SharedBudget::new(&config.sampling)),
+            budget: budget.unwrap_or_else(|| Arc::new(SharedBudget::new(&config.sampling))),
             audit: options.audit.clone(),
             http: config.http.clone(),
             settings: crate::capabilities::settings::shared(&config.settings),
