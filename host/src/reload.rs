@@ -54,7 +54,7 @@ impl Catalog {
     }
 
     /// Serve `runtime` from now on, and tell every client.
-    pub async fn swap(&self, runtime: Runtime) {
+    pub fn swap(&self, runtime: Runtime) {
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(runtime);
         self.generation.send_modify(|g| *g += 1);
         let peers: Vec<Peer<RoleServer>> = {
@@ -62,15 +62,20 @@ impl Catalog {
             sessions.retain(|peer| !peer.is_transport_closed());
             sessions.clone()
         };
+        let runtime = self.current();
+        let (prompts, resources) = (runtime.offers_prompts(), runtime.offers_resources());
+        // Each in its own task: a client that does not read cannot hold up
+        // the others' notifications.
         for peer in peers {
-            let runtime = self.current();
-            let _ = peer.notify_tool_list_changed().await;
-            if runtime.offers_prompts() {
-                let _ = peer.notify_prompt_list_changed().await;
-            }
-            if runtime.offers_resources() {
-                let _ = peer.notify_resource_list_changed().await;
-            }
+            tokio::spawn(async move {
+                let _ = peer.notify_tool_list_changed().await;
+                if prompts {
+                    let _ = peer.notify_prompt_list_changed().await;
+                }
+                if resources {
+                    let _ = peer.notify_resource_list_changed().await;
+                }
+            });
         }
     }
 
@@ -123,7 +128,7 @@ impl Reloader {
             Ok(runtime) => {
                 let tools = runtime.tools().count();
                 let plugins = runtime.plugins().len();
-                self.catalog.swap(runtime).await;
+                self.catalog.swap(runtime);
                 tracing::info!(
                     why,
                     plugins,
