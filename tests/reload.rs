@@ -210,3 +210,40 @@ async fn a_reloaded_plugin_keeps_spending_from_the_same_budget() {
         text(&second)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listen_streams_count_against_their_clients_share() {
+    let workspace = swappable_workspace();
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--max-client-calls", "2"],
+    );
+    let client = server
+        .connect(ScriptedClient::without_sampling().modern())
+        .await;
+    let filter = || SubscriptionFilter::builder().tools_list_changed().build();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(client.peer().listen(filter()).await.expect("listen"));
+    }
+    let over = client.peer().listen(filter()).await;
+    let ended = match over {
+        Err(_) => true,
+        Ok(mut third) => tokio::time::timeout(Duration::from_secs(5), third.next())
+            .await
+            .is_ok_and(|next| !matches!(next, Ok(Some(_)))),
+    };
+    assert!(
+        ended,
+        "a third stream was kept open past --max-client-calls 2"
+    );
+    for stream in &mut held {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), stream.next())
+                .await
+                .is_err(),
+            "the streams within the share stay open"
+        );
+    }
+}

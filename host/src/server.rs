@@ -653,6 +653,12 @@ impl ServerHandler for McpServer {
         &self,
         subscription: rmcp::service::SubscriptionContext,
     ) -> Result<(), McpError> {
+        // An open stream holds one of its client's slots, so no client can
+        // open them without bound.
+        let _slot = self
+            .clients
+            .acquire(self.client_key(subscription.request_context()))
+            .map_err(|why| McpError::invalid_request(why, None))?;
         let mut changes = self.catalog.changes();
         changes.mark_unchanged();
         let wants = subscription.accepted().clone();
