@@ -21,4 +21,5 @@ pub mod routes;
 pub mod runtime;
 pub mod scaffold;
 pub mod server;
+pub mod state_key;
 pub mod transport;

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -25,6 +27,23 @@ use crate::capabilities::sampling::{ClientSampling, SampleRoute, Sampler};
 use crate::capabilities::settings::Settings;
 use crate::config::{ElicitationPolicy, Limits, RootsPolicy, SamplingPolicy};
 use crate::routes::{ClientRoute, Nobody};
+
+/// A fresh seed from the OS.
+pub fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the OS random source is unavailable");
+    seed
+}
+
+/// Another seed from `seed`, for `purpose`: the generators do not share a stream.
+fn derived(seed: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::new()
+        .chain_update(seed)
+        .chain_update(purpose)
+        .finalize()
+        .into()
+}
 
 /// How much of a plugin's stdout and stderr is kept per call.
 const CAPTURED_OUTPUT_CAP: usize = 16 * 1024;
@@ -71,6 +90,9 @@ pub struct CallContext {
     /// What the plugin may fetch, and its settings.
     pub http: Arc<HttpPolicy>,
     pub settings: Settings,
+    /// Seeds the call's random numbers: a call replayed with the same seed
+    /// (to resume it on another replica) draws the same ones.
+    pub seed: [u8; 32],
 }
 
 impl CallContext {
@@ -104,7 +126,14 @@ impl CallContext {
             notifier,
             http: plugin.http.clone(),
             settings: plugin.settings.clone(),
+            seed: random_seed(),
         }
+    }
+
+    /// The same call, drawing its random numbers from `seed`.
+    pub fn with_seed(mut self, seed: [u8; 32]) -> Self {
+        self.seed = seed;
+        self
     }
 
     /// The context of a call no client can be asked in: the load-time
@@ -233,10 +262,19 @@ impl CallState {
         // Deny by default: no preopened folders, environment, arguments or
         // network (the builder allows none of these unless asked), and the
         // standard streams go to capped buffers, never to the host's.
+        // Random numbers come from a CSPRNG seeded per call (from the OS, or
+        // from the state of the call being replayed).
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .max_random_size(MAX_RANDOM_BYTES)
+            .secure_random(StdRng::from_seed(call.seed))
+            .insecure_random(StdRng::from_seed(derived(&call.seed, b"insecure")))
+            .insecure_random_seed(u128::from_le_bytes(
+                derived(&call.seed, b"insecure-seed")[..16]
+                    .try_into()
+                    .expect("16 bytes"),
+            ))
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(MAX_HANDLES);
