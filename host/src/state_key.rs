@@ -116,7 +116,7 @@ impl StateKeys {
 }
 
 fn decode_hex(text: &str) -> Result<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         bail!("odd number of digits");
     }
     (0..text.len())
