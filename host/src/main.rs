@@ -89,6 +89,12 @@ enum Command {
         /// `sample()` in a call beyond that is refused.
         #[arg(long, value_name = "COUNT", default_value_t = mrtr::DEFAULT_MAX_PARKED)]
         max_parked_calls: usize,
+        /// Seal `requestState` with the keys in FILE (`KEY-ID HEX-KEY` per
+        /// line; the first seals, all open), shared by every replica, so any
+        /// of them (or this one after a restart) can resume a call another
+        /// parked. Without it, a random key per process.
+        #[arg(long, value_name = "FILE", env = "WASM_MCP_STATE_KEY_FILE")]
+        state_key_file: Option<PathBuf>,
         /// Calls one client may have running or parked at once (a client is
         /// a session, or the address of a 2026-07-28 HTTP client); more are refused.
         #[arg(long, value_name = "COUNT", default_value_t = 32,
@@ -255,6 +261,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             stdio,
             parked_call_ttl,
             max_parked_calls,
+            state_key_file,
             max_client_calls,
             max_sessions,
             auth_token_file,
@@ -313,9 +320,14 @@ async fn run(command: Command) -> Result<ExitCode> {
                 }
                 reloader.watch();
             }
-            let parked = mrtr::ParkedCalls::new(
+            let state_keys = match &state_key_file {
+                Some(path) => wasm_mcp_host::state_key::StateKeys::from_file(path)?,
+                None => wasm_mcp_host::state_key::StateKeys::random(),
+            };
+            let parked = mrtr::ParkedCalls::with_keys(
                 std::time::Duration::from_secs(parked_call_ttl.max(1)),
                 max_parked_calls,
+                state_keys,
             );
             let clients = wasm_mcp_host::fairness::ClientLimits::new(max_client_calls as usize);
             let server = McpServer::with_catalog(catalog, parked, clients, provider);

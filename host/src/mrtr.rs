@@ -15,7 +15,7 @@
 //! tool and its arguments, and expires with the parked call. Each round's
 //! state is good for one retry that answers it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CallToolResult, ClientCapabilities, GetPromptResult, InputRequiredResult, InputResponses,
-    RequestStateCodec, RequestStateError, SealOptions,
+    RequestStateError, SealOptions,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
@@ -35,6 +35,7 @@ use crate::fairness::ClientSlot;
 use crate::routes::parked::{self, Parked as ParkingRoute};
 use crate::routes::{Answer, Ask, AskError, Keyed};
 use crate::runtime::{CallContext, CallFailure, Plugin};
+use crate::state_key::StateKeys;
 
 /// What a parked call runs: a tool call, or a prompt being filled in.
 pub enum Job {
@@ -127,6 +128,12 @@ enum Slot {
 /// A call suspended in questions to its client, waiting for the client's retry.
 struct Parked {
     round: u32,
+    /// What a replay needs: the rounds answered before this one, the digest
+    /// of each question of this one, and where the call's seed comes from.
+    done: Vec<Recorded>,
+    digests: Vec<String>,
+    origin: Origin,
+    plugin: Arc<str>,
     /// The sealed state and questions of this round, to repeat them to a
     /// retry that does not carry every answer.
     state: String,
@@ -149,6 +156,13 @@ struct Parked {
 struct Driving {
     events: mpsc::Receiver<Event>,
     round: u32,
+    /// The rounds answered so far, and (when the call is being replayed on
+    /// this replica) those still to be answered from the state.
+    done: Vec<Recorded>,
+    replay: VecDeque<Recorded>,
+    origin: Origin,
+    /// The plugin's name, for messages.
+    plugin: Arc<str>,
     cancel: CancellationToken,
     notifier: Notifier,
     /// A question the client lacked the capability for. The plugin got
@@ -157,17 +171,49 @@ struct Driving {
     missing: Option<Ask>,
 }
 
-/// The sealed content of `requestState`.
+/// The sealed content of `requestState`: enough to resume the call on the
+/// process that parked it (its id there), and to replay it anywhere else.
 #[derive(Serialize, Deserialize)]
 struct StatePayload {
     call: u64,
     round: u32,
+    #[serde(flatten)]
+    origin: Origin,
+    /// The rounds before this one, answered.
+    done: Vec<Recorded>,
+    /// This round's questions: the digest of each, and the key it went to
+    /// the client under (none: the host answered it `unsupported`).
+    asked: Vec<(String, Option<String>)>,
+}
+
+/// Where a call started: the process (for the fast path), and what seeds
+/// its random numbers (the nonce is public; the seed needs the key).
+#[derive(Clone, Serialize, Deserialize)]
+struct Origin {
+    host: String,
+    key: String,
+    nonce: String,
+}
+
+/// One answered round, as a replay needs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Recorded {
+    /// The digest of each question, in the plugin's order.
+    asks: Vec<String>,
+    /// The client's answer to each, as it sent it; none: answered
+    /// `unsupported` by the host.
+    answers: Vec<Option<serde_json::Value>>,
 }
 
 /// Every call parked in this process.
 pub struct ParkedCalls {
-    codec: RequestStateCodec,
+    keys: StateKeys,
+    /// This process, as states name it.
+    instance: String,
     calls: Mutex<HashMap<u64, Parked>>,
+    /// States of other processes replayed here, until they expire: each
+    /// opens one replay in this process.
+    replayed: Mutex<HashMap<(String, u64, u32), Instant>>,
     next_id: AtomicU64,
     ttl: Duration,
     max_parked: usize,
@@ -177,18 +223,17 @@ impl ParkedCalls {
     /// A registry whose parked calls wait at most `ttl`, at most `max_parked`
     /// at once. Starts a task that stops expired calls.
     pub fn new(ttl: Duration, max_parked: usize) -> Arc<Self> {
-        let mut key = [0u8; 32];
-        let mut key_id = [0u8; 8];
-        getrandom::fill(&mut key).expect("the OS random source is unavailable");
-        getrandom::fill(&mut key_id).expect("the OS random source is unavailable");
-        // A key id of our own, sealed into every state, tells a state from
-        // another process (unknown id) from an altered one (bad tag).
-        let key_id: String = key_id.iter().map(|b| format!("{b:02x}")).collect();
-        let codec = RequestStateCodec::new_with_keyring(key_id.clone(), [(key_id, key.to_vec())])
-            .expect("a 32-byte key and a hex key id make a valid keyring");
+        Self::with_keys(ttl, max_parked, StateKeys::random())
+    }
+
+    /// [`ParkedCalls::new`] sealing with `keys` (a key file shared by
+    /// replicas, so any of them can replay a call another parked).
+    pub fn with_keys(ttl: Duration, max_parked: usize, keys: StateKeys) -> Arc<Self> {
         let parked = Arc::new(ParkedCalls {
-            codec,
+            keys,
+            instance: hex(&random_bytes::<8>()),
             calls: Mutex::new(HashMap::new()),
+            replayed: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             ttl,
             max_parked,
@@ -216,11 +261,32 @@ impl ParkedCalls {
     /// cancelled (or this future dropped: the client closed the stream)
     /// while the plugin runs, the plugin is stopped.
     pub async fn start(
-        self: &Arc<Self>,
+        &self,
+        plugin: Arc<Plugin>,
+        job: Job,
+        request: Request,
+    ) -> Result<Step, McpError> {
+        let origin = Origin {
+            host: self.instance.clone(),
+            key: self.keys.active.clone(),
+            nonce: hex(&random_bytes::<16>()),
+        };
+        self.launch(plugin, job, request, origin, VecDeque::new())
+            .await
+    }
+
+    /// Run `job` from its start, its random numbers seeded from `origin`,
+    /// answering its first questions from `replay` (see [`Self::resume`]).
+    async fn launch(
+        &self,
         plugin: Arc<Plugin>,
         job: Job,
         mut request: Request,
+        origin: Origin,
+        replay: VecDeque<Recorded>,
     ) -> Result<Step, McpError> {
+        let seed = self.seed_of(&origin)?;
+        let plugin_name: Arc<str> = plugin.name.as_str().into();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let binding = job.binding();
         let (events, receiver) = mpsc::channel(1);
@@ -239,7 +305,8 @@ impl ParkedCalls {
             provider,
             cancel.clone(),
             notifier.clone(),
-        );
+        )
+        .with_seed(seed);
         let slot = request.slot.take();
         tokio::spawn(async move {
             let outcome = match &job {
@@ -258,6 +325,10 @@ impl ParkedCalls {
         let driving = Driving {
             events: receiver,
             round: 0,
+            done: Vec::new(),
+            replay,
+            origin,
+            plugin: plugin_name,
             cancel,
             notifier,
             missing: None,
@@ -265,25 +336,95 @@ impl ParkedCalls {
         self.drive(id, &binding, driving, request).await
     }
 
-    /// Handle a retry that echoes `state`.
+    /// Handle a retry that echoes `state`: hand the answers to the call
+    /// parked here, or, when another process (or this one before a restart)
+    /// parked it, replay it (see [`Self::replay`]).
     pub async fn resume(
         &self,
+        plugin: Arc<Plugin>,
         state: &str,
         responses: Option<InputResponses>,
-        job: &Job,
+        job: Job,
         request: Request,
     ) -> Result<Step, McpError> {
         let binding = job.binding();
         let payload: StatePayload = self
+            .keys
             .codec
             .open_json_with(state, &binding)
             .map_err(|error| self.state_error(error))?;
+        if payload.origin.host != self.instance {
+            return self.replay(plugin, payload, responses, job, request).await;
+        }
         let resumed = match self.take_answered(&payload, responses.as_ref())? {
             Ok(resumed) => resumed,
             Err(repeat) => return Ok(Step::InputRequired(repeat)),
         };
         resumed.notifier.reroute(Some(request.route.clone()));
         self.drive(payload.call, &binding, resumed, request).await
+    }
+
+    /// Resume a call without its parked execution: run the plugin again from
+    /// the start, with the same arguments and seed, answering each question
+    /// it asks from the state's transcript (checked against the digest of
+    /// the question asked before), then this round's from the retry, and go
+    /// on from there. A plugin that asks something else diverged: the call
+    /// fails, naming the round. Each state replays once in this process.
+    async fn replay(
+        &self,
+        plugin: Arc<Plugin>,
+        payload: StatePayload,
+        responses: Option<InputResponses>,
+        job: Job,
+        request: Request,
+    ) -> Result<Step, McpError> {
+        {
+            let mut replayed = self.replayed.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            replayed.retain(|_, until| *until > now);
+            let round = (payload.origin.host.clone(), payload.call, payload.round);
+            if replayed.insert(round, now + self.ttl).is_some() {
+                return Err(already_used());
+            }
+        }
+        let mut current = Recorded {
+            asks: Vec::with_capacity(payload.asked.len()),
+            answers: Vec::with_capacity(payload.asked.len()),
+        };
+        for (digest, key) in payload.asked {
+            current.asks.push(digest);
+            current.answers.push(match key {
+                None => None,
+                Some(key) => Some(
+                    responses
+                        .as_ref()
+                        .and_then(|r| r.get(&key))
+                        .cloned()
+                        .ok_or_else(|| {
+                            McpError::invalid_params(
+                                format!("inputResponses has no answer for `{key}`: a retry answers every request of its round"),
+                                None,
+                            )
+                        })?,
+                ),
+            });
+        }
+        let mut replay: VecDeque<Recorded> = payload.done.into();
+        replay.push_back(current);
+        tracing::info!(plugin = %plugin.name, round = payload.round, "resuming a call parked by another process: replaying it");
+        self.launch(plugin, job, request, payload.origin, replay)
+            .await
+    }
+
+    /// The seed of a call's random numbers.
+    fn seed_of(&self, origin: &Origin) -> Result<[u8; 32], McpError> {
+        let nonce = unhex(&origin.nonce).unwrap_or_default();
+        self.keys.seed_for(&origin.key, &nonce).ok_or_else(|| {
+            McpError::invalid_params(
+                format!("requestState was sealed with key `{}`, which this server no longer has; call the tool again without requestState", origin.key),
+                None,
+            )
+        })
     }
 
     /// Hand the retry's answer to the parked call and take it out of the
@@ -297,16 +438,15 @@ impl ParkedCalls {
         let parked = calls
             .get(&payload.call)
             .filter(|parked| parked.round == payload.round)
-            .ok_or_else(|| {
-                McpError::invalid_params(
-                    "requestState was already used, or its call has ended (completed, cancelled or expired); call the tool again without requestState",
-                    None,
-                )
-            })?;
+            .ok_or_else(already_used)?;
         let mut answers = Vec::with_capacity(parked.slots.len());
+        let mut raw = Vec::with_capacity(parked.slots.len());
         for slot in &parked.slots {
             match slot {
-                Slot::Answered(answer) => answers.push(answer.clone()),
+                Slot::Answered(answer) => {
+                    answers.push(answer.clone());
+                    raw.push(None);
+                }
                 Slot::Asked { key, ask } => {
                     let Some(response) = responses.and_then(|r| r.get(key)) else {
                         // The spec asks for the same input_required again.
@@ -322,6 +462,7 @@ impl ParkedCalls {
                         )
                     })?;
                     answers.push(answer);
+                    raw.push(Some(response.clone()));
                 }
             }
         }
@@ -329,6 +470,10 @@ impl ParkedCalls {
             answers: reply,
             events,
             round,
+            mut done,
+            digests,
+            origin,
+            plugin,
             stop_when_dropped,
             notifier,
             missing,
@@ -337,9 +482,17 @@ impl ParkedCalls {
         let cancel = stop_when_dropped.disarm();
         // A plugin that stopped waiting (it ended) has dropped its receiver.
         let _ = reply.send(answers);
+        done.push(Recorded {
+            asks: digests,
+            answers: raw,
+        });
         Ok(Ok(Driving {
             events,
             round,
+            done,
+            replay: VecDeque::new(),
+            origin,
+            plugin,
             cancel,
             notifier,
             missing,
@@ -358,6 +511,10 @@ impl ParkedCalls {
         let Driving {
             mut events,
             mut round,
+            mut done,
+            mut replay,
+            origin,
+            plugin,
             cancel,
             notifier,
             mut missing,
@@ -389,10 +546,38 @@ impl ParkedCalls {
                     timeout,
                     answers,
                 }) => {
+                    let digests: Vec<String> = asks.iter().map(digest_of).collect();
+                    if let Some(expected) = replay.pop_front() {
+                        // Replaying: the plugin must ask what it asked before.
+                        if expected.answers.iter().any(Option::is_some) {
+                            round += 1;
+                        }
+                        if expected.asks != digests {
+                            return Err(diverged(&plugin, round));
+                        }
+                        let replies = asks
+                            .iter()
+                            .zip(&expected.answers)
+                            .map(|((_, ask), raw)| match raw {
+                                Some(value) => ask
+                                    .parse_answer(value)
+                                    .unwrap_or_else(|why| Err(AskError::Failed(why))),
+                                None => Err(ask.unsupported()),
+                            })
+                            .collect();
+                        let _ = answers.send(replies);
+                        done.push(expected);
+                        continue;
+                    }
                     let slots =
                         self.slots_for(asks, round + 1, capabilities.as_ref(), &mut missing);
                     if !slots.iter().any(|s| matches!(s, Slot::Asked { .. })) {
-                        // Nothing the client can answer: the plugin hears at once.
+                        // Nothing the client can answer: the plugin hears at
+                        // once, and a replay must hear the same.
+                        done.push(Recorded {
+                            answers: vec![None; digests.len()],
+                            asks: digests,
+                        });
                         let _ = answers.send(answered_now(slots));
                         continue;
                     }
@@ -402,8 +587,23 @@ impl ParkedCalls {
                     // timeout. An answer is never dropped silently: it
                     // resumes the call, or gets "expired".
                     let wait = self.ttl.min(timeout);
-                    let state = self.codec.seal_json_with(
-                        &StatePayload { call: id, round },
+                    let asked = slots
+                        .iter()
+                        .zip(&digests)
+                        .map(|(slot, digest)| match slot {
+                            Slot::Asked { key, .. } => (digest.clone(), Some(key.clone())),
+                            Slot::Answered(_) => (digest.clone(), None),
+                        })
+                        .collect();
+                    let payload = StatePayload {
+                        call: id,
+                        round,
+                        origin: origin.clone(),
+                        done: done.clone(),
+                        asked,
+                    };
+                    let state = self.keys.codec.seal_json_with(
+                        &payload,
                         &SealOptions::new().associated_data(binding).ttl(wait),
                     );
                     let state = state.map_err(|e| McpError::internal_error(e.to_string(), None))?;
@@ -422,6 +622,10 @@ impl ParkedCalls {
                         id,
                         Parked {
                             round,
+                            done,
+                            digests,
+                            origin,
+                            plugin,
                             state,
                             slots,
                             answers,
@@ -513,6 +717,55 @@ async fn reap_expired(registry: Weak<ParkedCalls>, ttl: Duration) {
             );
         }
     }
+}
+
+/// What a replayed question is checked against: a digest of its key and
+/// of the request exactly as the client would see it.
+fn digest_of((key, ask): &Keyed) -> String {
+    use sha2::Digest as _;
+    let request = serde_json::to_vec(&ask.to_input_request()).unwrap_or_default();
+    let digest = sha2::Sha256::new()
+        .chain_update(serde_json::to_vec(key).unwrap_or_default())
+        .chain_update(&request)
+        .finalize();
+    hex(&digest[..16])
+}
+
+fn already_used() -> McpError {
+    McpError::invalid_params(
+        "requestState was already used, or its call has ended (completed, cancelled or expired); call the tool again without requestState",
+        None,
+    )
+}
+
+/// A replayed call asked something other than it asked before.
+fn diverged(plugin: &str, round: u32) -> McpError {
+    McpError::internal_error(
+        format!(
+            "this call could not be resumed on this server: plugin `{plugin}` did not repeat itself when replayed; at round {round} it asked something other than it asked before. A resumable plugin asks the same questions given the same arguments and answers: it must not let the clock, a fetched page or other outside state change them. Call the tool again without requestState"
+        ),
+        None,
+    )
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).expect("the OS random source is unavailable");
+    bytes
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The associated data a state is sealed with: the tool and its arguments,

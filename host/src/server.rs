@@ -207,7 +207,11 @@ impl McpServer {
         driver: crate::mrtr::Request,
     ) -> Result<Step, McpError> {
         match request_state {
-            Some(state) => self.parked.resume(&state, answers, &job, driver).await,
+            Some(state) => {
+                self.parked
+                    .resume(plugin.clone(), &state, answers, job, driver)
+                    .await
+            }
             None => self.parked.start(plugin.clone(), job, driver).await,
         }
     }
