@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, ErrorCode, InputRequiredResult};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, ErrorCode};
 use rmcp::service::ServiceError;
 use serde_json::{Value, json};
 
@@ -25,45 +24,6 @@ fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
         panic!()
     };
     CallToolRequestParams::new(tool.to_string()).with_arguments(arguments)
-}
-
-/// One `tools/call` that must come back `input_required`.
-async fn round(client: &Client, request: CallToolRequestParams) -> InputRequiredResult {
-    match client
-        .call_tool_once(request)
-        .await
-        .expect("tools/call failed")
-    {
-        CallToolResponse::InputRequired(round) => round,
-        CallToolResponse::Complete(result) => {
-            panic!("expected input_required, got {}", text(&result))
-        }
-        _ => panic!("unexpected response"),
-    }
-}
-
-/// The retry of `request` answering `round` with `answer`.
-fn retry(
-    request: &CallToolRequestParams,
-    round: &InputRequiredResult,
-    answer: Value,
-) -> CallToolRequestParams {
-    let key = round
-        .input_requests
-        .as_ref()
-        .unwrap()
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
-    let mut retry = request.clone();
-    retry.request_state = round.request_state.clone();
-    retry.input_responses = Some(BTreeMap::from([(key, answer)]));
-    retry
-}
-
-fn answer(text: &str) -> Value {
-    serde_json::to_value(assistant(text)).unwrap()
 }
 
 /// The protocol error a retry got.

@@ -175,6 +175,8 @@ struct Driving {
 /// process that parked it (its id there), and to replay it anywhere else.
 #[derive(Serialize, Deserialize)]
 struct StatePayload {
+    /// The process that parked this round, and the call's id there.
+    host: String,
     call: u64,
     round: u32,
     #[serde(flatten)]
@@ -186,11 +188,10 @@ struct StatePayload {
     asked: Vec<(String, Option<String>)>,
 }
 
-/// Where a call started: the process (for the fast path), and what seeds
-/// its random numbers (the nonce is public; the seed needs the key).
+/// What seeds a call's random numbers, for its whole life: the key's id
+/// and a nonce (public; the seed needs the key too).
 #[derive(Clone, Serialize, Deserialize)]
 struct Origin {
-    host: String,
     key: String,
     nonce: String,
 }
@@ -267,7 +268,6 @@ impl ParkedCalls {
         request: Request,
     ) -> Result<Step, McpError> {
         let origin = Origin {
-            host: self.instance.clone(),
             key: self.keys.active.clone(),
             nonce: hex(&random_bytes::<16>()),
         };
@@ -353,7 +353,7 @@ impl ParkedCalls {
             .codec
             .open_json_with(state, &binding)
             .map_err(|error| self.state_error(error))?;
-        if payload.origin.host != self.instance {
+        if payload.host != self.instance {
             return self.replay(plugin, payload, responses, job, request).await;
         }
         let resumed = match self.take_answered(&payload, responses.as_ref())? {
@@ -382,7 +382,7 @@ impl ParkedCalls {
             let mut replayed = self.replayed.lock().unwrap_or_else(|e| e.into_inner());
             let now = Instant::now();
             replayed.retain(|_, until| *until > now);
-            let round = (payload.origin.host.clone(), payload.call, payload.round);
+            let round = (payload.host.clone(), payload.call, payload.round);
             if replayed.insert(round, now + self.ttl).is_some() {
                 return Err(already_used());
             }
@@ -596,6 +596,7 @@ impl ParkedCalls {
                         })
                         .collect();
                     let payload = StatePayload {
+                        host: self.instance.clone(),
                         call: id,
                         round,
                         origin: origin.clone(),

@@ -12,15 +12,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
-    CreateMessageRequestParams, CreateMessageResult, ErrorCode, Implementation, ProtocolVersion,
-    SamplingMessage,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
+    CreateMessageRequestParams, CreateMessageResult, ErrorCode, Implementation,
+    InputRequiredResult, ProtocolVersion, SamplingMessage,
 };
 use rmcp::service::{RequestContext, RoleClient, RunningService};
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{
     ClientHandler, ClientLifecycleMode, ClientServiceExt, ErrorData as McpError, ServiceExt,
 };
+use serde_json::Value;
 
 /// The `wasm-mcp` binary under test.
 pub fn binary() -> &'static str {
@@ -866,4 +867,45 @@ impl EventReader {
                 .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
         }
     }
+}
+
+// 2026-07-28 rounds, driven by hand.
+
+/// One `tools/call` that must come back `input_required`.
+pub async fn round(client: &Client, request: CallToolRequestParams) -> InputRequiredResult {
+    match client
+        .call_tool_once(request)
+        .await
+        .expect("tools/call failed")
+    {
+        CallToolResponse::InputRequired(round) => round,
+        CallToolResponse::Complete(result) => {
+            panic!("expected input_required, got {}", text(&result))
+        }
+        _ => panic!("unexpected response"),
+    }
+}
+
+/// The retry of `request` answering `round` with `answer`.
+pub fn retry(
+    request: &CallToolRequestParams,
+    round: &InputRequiredResult,
+    answer: Value,
+) -> CallToolRequestParams {
+    let key = round
+        .input_requests
+        .as_ref()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let mut retry = request.clone();
+    retry.request_state = round.request_state.clone();
+    retry.input_responses = Some(std::collections::BTreeMap::from([(key, answer)]));
+    retry
+}
+
+pub fn answer(text: &str) -> Value {
+    serde_json::to_value(assistant(text)).unwrap()
 }
