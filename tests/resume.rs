@@ -140,3 +140,32 @@ async fn a_state_replays_once_per_replica() {
         "{again:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn appends_happen_once_however_often_a_call_is_replayed() {
+    let workspace = replica_workspace();
+    let (a, b) = (replica(&workspace), replica(&workspace));
+    let on_a = a.connect(ScriptedClient::replying("unused").modern()).await;
+    let on_b = b.connect(ScriptedClient::replying("unused").modern()).await;
+    let request = params("ask_twice", json!({ "topic": "t" }));
+    let first = round(&on_a, request.clone()).await;
+    // B replays round 1 (appending "first" as it goes), then parks round 2.
+    let second = round(&on_b, retry(&request, &first, answer("one"))).await;
+    assert!(
+        workspace.read("replay.txt").is_none(),
+        "nothing is written before the call returns"
+    );
+    // A replays both rounds and returns: every append is written, once.
+    let result = complete(&on_a, retry(&request, &second, answer("two"))).await;
+    assert_eq!(result, "one|two");
+    assert_eq!(
+        workspace.read("replay.txt").as_deref(),
+        Some("first: one\nsecond: two\n")
+    );
+    // B's parked round 2 never returns: it writes nothing, even once it expires.
+    drop(b);
+    assert_eq!(
+        workspace.read("replay.txt").as_deref(),
+        Some("first: one\nsecond: two\n")
+    );
+}

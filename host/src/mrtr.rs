@@ -306,7 +306,8 @@ impl ParkedCalls {
             cancel.clone(),
             notifier.clone(),
         )
-        .with_seed(seed);
+        .with_seed(seed)
+        .staging_effects();
         let slot = request.slot.take();
         tokio::spawn(async move {
             let outcome = match &job {

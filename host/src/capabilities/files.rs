@@ -199,6 +199,23 @@ impl Grants {
     /// Every step is non-blocking, so it runs in place: a local append takes
     /// microseconds, and handing it to the blocking pool cost ~100 µs a call.
     pub fn append(&self, plugin: &str, path: &str, data: &[u8]) -> Result<(), Error> {
+        self.append_or_check(plugin, path, data, None)
+    }
+
+    /// Everything [`Grants::append`] checks (grant, path, file, quota with
+    /// `pending` bytes counted as already written), without writing.
+    pub fn check(&self, plugin: &str, path: &str, data: &[u8], pending: u64) -> Result<(), Error> {
+        self.append_or_check(plugin, path, data, Some(pending))
+    }
+
+    /// With `check_only`, stop before writing, counting its bytes as used.
+    fn append_or_check(
+        &self,
+        plugin: &str,
+        path: &str,
+        data: &[u8],
+        check_only: Option<u64>,
+    ) -> Result<(), Error> {
         let shown = crate::logging::truncate(path, 200);
         if let Err(why) = check_relative_path(path) {
             return Err(Error::Denied(format!(
@@ -222,6 +239,7 @@ impl Grants {
             inside,
             shown,
             file_path,
+            check_only,
         }
         .run(data)
     }
@@ -233,6 +251,8 @@ struct Append<'a> {
     inside: &'a str,
     shown: &'a str,
     file_path: PathBuf,
+    /// Only check, counting these bytes as written before this append.
+    check_only: Option<u64>,
 }
 
 impl Append<'_> {
@@ -256,7 +276,8 @@ impl Append<'_> {
             held[own].bytes
         } else {
             before
-        };
+        }
+        .saturating_add(self.check_only.unwrap_or(0));
         if used.saturating_add(data.len() as u64) > self.grant.quota_bytes {
             return Err(Error::QuotaExceeded(format!(
                 "appending {} bytes to `{}` would pass its grant's quota of {} bytes (`limits.quota_mib`); it holds {used}",
@@ -267,6 +288,9 @@ impl Append<'_> {
         }
         // An empty append creates nothing: files cost inodes as well as bytes.
         if data.is_empty() {
+            return Ok(());
+        }
+        if self.check_only.is_some() {
             return Ok(());
         }
         let creates = existing.is_none();
@@ -426,6 +450,53 @@ pub struct Appender {
     pub append_bytes: usize,
     /// Refusals are logged within the call's log budget.
     pub log_budget: LogBudget,
+    /// Appends checked now and written when the plugin returns (see
+    /// [`Appender::commit`]), or `None`: written at once.
+    pub staged: Option<Staged>,
+}
+
+/// A call's appends, held until it returns: a 2026-07-28 call may be
+/// replayed from its start on another replica, and only the run that
+/// finishes may write, once. A call that traps, hits a limit, is cancelled
+/// or expires writes nothing.
+#[derive(Default)]
+pub struct Staged {
+    appends: Vec<(String, Vec<u8>)>,
+    bytes: u64,
+    /// The most bytes one call may hold staged (its memory limit).
+    pub max_bytes: u64,
+}
+
+impl Staged {
+    /// Nothing staged yet; at most `max_bytes` may be.
+    pub fn new(max_bytes: u64) -> Self {
+        Staged {
+            max_bytes,
+            ..Staged::default()
+        }
+    }
+}
+
+impl Appender {
+    /// Write what the call staged, in order. The first failure stops it
+    /// and says what was written and what not.
+    pub fn commit(&mut self) -> Result<(), String> {
+        let Some(staged) = self.staged.as_mut() else {
+            return Ok(());
+        };
+        let appends = std::mem::take(&mut staged.appends);
+        staged.bytes = 0;
+        let count = appends.len();
+        for (done, (path, data)) in appends.into_iter().enumerate() {
+            if let Err(error) = self.grants.append(&self.plugin, &path, &data) {
+                return Err(format!(
+                    "plugin `{}` returned, but its appends could not all be written: {done} of {count} were, then {error:?}",
+                    self.plugin
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Serve `files` to components, each call's [`Appender`] found by `get`.
@@ -444,6 +515,22 @@ impl Host for Appender {
                 "one append may carry at most {limit} bytes (`limits.append_bytes`); this one has {}",
                 data.len()
             )))
+        } else if let Some(staged) = self.staged.as_mut() {
+            let bytes = data.len() as u64;
+            if staged.bytes.saturating_add(bytes) > staged.max_bytes {
+                Err(Error::QuotaExceeded(format!(
+                    "this call's appends are held until it returns, and they would pass {} bytes (its `limits.memory_mib`)",
+                    staged.max_bytes
+                )))
+            } else {
+                // Checked as if written after what is already staged.
+                self.grants
+                    .check(&self.plugin, &path, &data, staged.bytes)
+                    .map(|()| {
+                        staged.bytes += bytes;
+                        staged.appends.push((path, data));
+                    })
+            }
         } else {
             self.grants.append(&self.plugin, &path, &data)
         };

@@ -659,7 +659,15 @@ impl Plugin {
                 .instantiate_async(&mut store)
                 .await
                 .map_err(|e| instantiation_failure(store.data(), &e))?;
-            match body(&self.world, &mut store, &instance).await {
+            let returned = body(&self.world, &mut store, &instance).await;
+            // The plugin returned (a result, or an error of its own): the
+            // appends it staged are written now, and only now.
+            if returned.is_ok()
+                && let Err(why) = store.data_mut().files.commit()
+            {
+                return Err(CallFailure::Failed(cap_text(why, result_limit)));
+            }
+            match returned {
                 Ok(Ok(value)) => Ok(value),
                 // Error texts count against the same limit as results.
                 Ok(Err(Refusal::InvalidArguments(why))) => {

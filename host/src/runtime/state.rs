@@ -16,7 +16,7 @@ use super::output::CapturedOutput;
 use crate::audit::AuditLog;
 use crate::capabilities::Caller;
 use crate::capabilities::elicitation::Elicitor;
-use crate::capabilities::files::{Appender, Grants};
+use crate::capabilities::files::{Appender, Grants, Staged};
 use crate::capabilities::http::{HttpGate, HttpPolicy};
 use crate::capabilities::log::{LogBudget, Logger};
 use crate::capabilities::notify::Notifier;
@@ -93,6 +93,9 @@ pub struct CallContext {
     /// Seeds the call's random numbers: a call replayed with the same seed
     /// (to resume it on another replica) draws the same ones.
     pub seed: [u8; 32],
+    /// Hold effects (appends) until the plugin returns: set for calls that
+    /// may be replayed (2026-07-28 rounds).
+    pub stage_effects: bool,
 }
 
 impl CallContext {
@@ -127,12 +130,19 @@ impl CallContext {
             http: plugin.http.clone(),
             settings: plugin.settings.clone(),
             seed: random_seed(),
+            stage_effects: false,
         }
     }
 
     /// The same call, drawing its random numbers from `seed`.
     pub fn with_seed(mut self, seed: [u8; 32]) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// The same call, its appends held until it returns.
+    pub fn staging_effects(mut self) -> Self {
+        self.stage_effects = true;
         self
     }
 
@@ -313,6 +323,9 @@ impl CallState {
                 grants: call.grants,
                 append_bytes: limits.append_bytes,
                 log_budget: log_budget.clone(),
+                staged: call
+                    .stage_effects
+                    .then(|| Staged::new(limits.memory_mib.saturating_mul(1024 * 1024))),
             },
             log: Logger {
                 plugin: call.plugin,
