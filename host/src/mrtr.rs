@@ -7,13 +7,20 @@
 //! the [`Parked`](crate::routes::parked::Parked) route's channel), and
 //! `tools/call` answers `input_required` with the plugin's request and a
 //! sealed `requestState` naming the parked call. The client's retry carries the answer; it is
-//! handed to the waiting plugin, which resumes where it stopped. The plugin
-//! never re-runs, so its side effects happen exactly once, and it cannot tell
-//! this route from a legacy session's.
+//! handed to the waiting plugin, which resumes where it stopped, and it
+//! cannot tell this route from a legacy session's.
 //!
-//! `requestState` is HMAC-sealed with a per-process random key, bound to the
+//! The state also carries what a process without the parked call needs to
+//! go on (see [`ParkedCalls::replay`]): the answers so far, a digest of each
+//! question, and where the call's random seed comes from. Such a process
+//! runs the plugin again and answers its questions from the state. The
+//! call's appends are held until the plugin returns, so whichever run
+//! finishes writes them, once.
+//!
+//! `requestState` is HMAC-sealed with a per-process random key or the
+//! shared keys of `--state-key-file` ([`crate::state_key`]), bound to the
 //! tool and its arguments, and expires with the parked call. Each round's
-//! state is good for one retry that answers it.
+//! state is good for one retry that answers it, in each process.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
