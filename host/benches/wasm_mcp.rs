@@ -66,7 +66,7 @@ fn main() {
             .unwrap_or(0),
         cpu_model()
     );
-    // BENCH_ONLY=component|contract|end-to-end|parked|startup runs one section.
+    // BENCH_ONLY=component|contract|end-to-end|parked|resume|startup runs one section.
     let only = std::env::var("BENCH_ONLY").ok();
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     runtime.block_on(async {
@@ -81,6 +81,9 @@ fn main() {
         }
         if runs("parked") {
             parked(&plugins).await;
+        }
+        if runs("resume") {
+            resume(&plugins).await;
         }
         if runs("startup") {
             startup(&plugins).await;
@@ -1057,6 +1060,136 @@ async fn parked(_plugins: &Path) {
         let _ = session.cancel().await;
     }
     println!();
+}
+
+// ---------------------------------------------------------------- resume
+
+/// A 2026-07-28 call of two rounds (`ask_with_random`), resumed where it
+/// parked (the fast path) or by replay on another process sharing the state
+/// key, and the size of `requestState` per round.
+async fn resume(plugins: &Path) {
+    let count = scaled(300, 30);
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("state.keys");
+    std::fs::write(&keys, format!("k1 {}\n", "ab".repeat(32))).unwrap();
+    let config = dir.path().join("wasm-mcp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[plugin]]\ncomponent = {:?}\n[plugin.limits]\nconcurrent_calls = 1000\n",
+            plugins.join("replayable.wasm")
+        ),
+    )
+    .unwrap();
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--state-key-file",
+        keys.to_str().unwrap(),
+        // A call replayed elsewhere leaves its first run parked here until
+        // it expires, holding a slot of this one client.
+        "--max-client-calls",
+        "1000",
+    ];
+    let (a, b) = (serve_http(dir.path(), &args), serve_http(dir.path(), &args));
+    let to_a = Client::new(true)
+        .connect(keep_alive_transport(&a.url))
+        .await;
+    let to_b = Client::new(true)
+        .connect(keep_alive_transport(&b.url))
+        .await;
+    // An answer the size of a short LLM reply (~100 tokens).
+    let reply = |text: &str| {
+        serde_json::to_value(CreateMessageResult::new(
+            SamplingMessage::assistant_text(format!("{text} {}", "lorem ipsum ".repeat(40))),
+            "bench".into(),
+        ))
+        .unwrap()
+    };
+    let step = |client: &rmcp::Peer<rmcp::RoleClient>, params: CallToolRequestParams| {
+        let client = client.clone();
+        async move {
+            let started = Instant::now();
+            let response = client.call_tool_once(params).await.unwrap();
+            (started.elapsed(), response)
+        }
+    };
+    let retry =
+        |params: &CallToolRequestParams, round: &rmcp::model::InputRequiredResult, answer| {
+            let key = round
+                .input_requests
+                .as_ref()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .clone();
+            let mut retry = params.clone();
+            retry.request_state = round.request_state.clone();
+            retry.input_responses = Some([(key, answer)].into());
+            retry
+        };
+    let mut sizes = (0, 0);
+    let mut times: [Vec<Duration>; 4] = Default::default();
+    for i in 0..count {
+        let params = CallToolRequestParams::new("ask_with_random");
+        let replayed = i % 2 == 1;
+        let (_, first) = step(to_a.peer(), params.clone()).await;
+        let CallToolResponse::InputRequired(first) = first else {
+            panic!("expected round 1")
+        };
+        // Round 2 where it parked, or on B (which replays round 1).
+        let (t1, second) = step(
+            if replayed { to_b.peer() } else { to_a.peer() },
+            retry(&params, &first, reply("one")),
+        )
+        .await;
+        let CallToolResponse::InputRequired(second) = second else {
+            panic!("expected round 2")
+        };
+        // The end where round 2 parked, or back on A (which replays both).
+        let (t2, done) = step(to_a.peer(), retry(&params, &second, reply("two"))).await;
+        let CallToolResponse::Complete(result) = done else {
+            panic!("expected the result")
+        };
+        assert_ne!(result.is_error, Some(true));
+        let slot = if replayed { 2 } else { 0 };
+        times[slot].push(t1);
+        times[slot + 1].push(t2);
+        sizes = (
+            first.request_state.as_ref().map_or(0, String::len),
+            second.request_state.as_ref().map_or(0, String::len),
+        );
+    }
+    println!("## Resuming a 2026-07-28 call: where it parked, or replayed elsewhere\n");
+    println!(
+        "`ask_with_random` (two sampling rounds; answers of ~500 bytes), HTTP keep-alive, {count} calls each way alternating, latency of each retry:\n"
+    );
+    println!(
+        "| retry | where it parked (p50 / p99) | replayed on another process (p50 / p99) |\n| --- | --- | --- |"
+    );
+    for (name, local, replay) in [
+        ("answers round 1 (replays 1 round)", 0, 2),
+        ("answers round 2, completes (replays 2 rounds)", 1, 3),
+    ] {
+        let (local, replay) = (
+            Stats::new(times[local].clone()),
+            Stats::new(times[replay].clone()),
+        );
+        println!(
+            "| {name} | {} / {} | {} / {} |",
+            ms(local.p50()),
+            ms(local.p99()),
+            ms(replay.p50()),
+            ms(replay.p99())
+        );
+    }
+    println!(
+        "\n`requestState` size: {} bytes after round 1 (no answers yet), {} bytes after round 2 (one answer)\n",
+        sizes.0, sizes.1
+    );
+    let _ = to_a.cancel().await;
+    let _ = to_b.cancel().await;
 }
 
 // ---------------------------------------------------------------- startup
