@@ -1163,7 +1163,7 @@ async fn resume(plugins: &Path) {
     }
     println!("## Resuming a 2026-07-28 call: where it parked, or replayed elsewhere\n");
     println!(
-        "`ask_with_random` (two sampling rounds; answers of ~500 bytes), HTTP keep-alive, {count} calls each way alternating, latency of each retry:\n"
+        "`ask_with_random` (two sampling rounds; answers of ~500 bytes), HTTP keep-alive, {count} calls, alternately resumed where they parked and replayed, latency of each retry:\n"
     );
     println!(
         "| retry | where it parked (p50 / p99) | replayed on another process (p50 / p99) |\n| --- | --- | --- |"
