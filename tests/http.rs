@@ -142,3 +142,73 @@ async fn sampling_rides_the_tool_call_stream_for_clients_without_a_get_stream() 
         Some(seed_report("bare error", "bare answer"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_new_requests_get_503_and_running_calls_finish() {
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\ncomponent = {:?}\nappend = [\"out.txt\"]\n",
+        component("probe")
+    ));
+    let mut server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--shutdown-grace-s", "10"],
+    );
+    let health = server.url.replace("/mcp", "/healthz");
+    let http = reqwest::Client::new();
+    let ok = http.get(&health).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "ok\n");
+
+    let client = server.connect(ScriptedClient::without_sampling()).await;
+    let running = {
+        let peer = client.peer().clone();
+        tokio::spawn(async move {
+            let arguments = json!({ "ms": 1500, "path": "out.txt", "text": "finished" });
+            peer.call_tool(
+                rmcp::model::CallToolRequestParams::new("probe_sleep")
+                    .with_arguments(arguments.as_object().unwrap().clone()),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let draining = http.get(&health).send().await.unwrap();
+    assert_eq!(
+        draining.status(),
+        503,
+        "the balancer is told to stop sending work"
+    );
+    let refused = http
+        .post(&server.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+
+    let finished = running
+        .await
+        .unwrap()
+        .expect("the running call was cut off");
+    assert_eq!(text(&finished), "slept");
+    assert_eq!(workspace.read("out.txt").as_deref(), Some("finished"));
+    let started = std::time::Instant::now();
+    while server.is_running() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the server did not exit once its running call finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod capabilities;
 pub mod client;
 pub mod config;
+pub mod drain;
 pub mod embedded;
 pub mod fairness;
 pub mod interpolate;

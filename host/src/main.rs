@@ -125,6 +125,11 @@ enum Command {
         /// Host, Origin and token checks as /mcp.
         #[arg(long, conflicts_with = "stdio")]
         metrics: bool,
+        /// On SIGTERM, how long running requests may take to finish before
+        /// the server exits (new ones get 503 at once; `/healthz` says 503).
+        #[arg(long, value_name = "SECONDS", default_value_t = 30,
+              value_parser = clap::value_parser!(u64).range(0..=3600))]
+        shutdown_grace_s: u64,
         /// Reload the plugins when a component file or the config changes
         /// (`SIGHUP` always reloads). Running calls finish on the old version.
         #[arg(long)]
@@ -270,6 +275,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             allowed_origins,
             max_request_bytes,
             metrics,
+            shutdown_grace_s,
             watch,
             audit_file,
             llm,
@@ -340,7 +346,13 @@ async fn run(command: Command) -> Result<ExitCode> {
                     let _ = tokio::signal::ctrl_c().await;
                     on_signal.cancel();
                 });
+                let drain = wasm_mcp_host::drain::Drain::new();
+                drain.on_sigterm(
+                    std::time::Duration::from_secs(shutdown_grace_s),
+                    shutdown.clone(),
+                )?;
                 let options = transport::HttpOptions {
+                    drain,
                     allowed_hosts,
                     allowed_origins,
                     auth_token,

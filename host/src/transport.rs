@@ -182,6 +182,8 @@ pub struct HttpOptions {
     pub max_sessions: usize,
     /// Serve `/metrics` (Prometheus text format).
     pub metrics: bool,
+    /// `/healthz`, and refusing new requests while draining on `SIGTERM`.
+    pub drain: Arc<crate::drain::Drain>,
 }
 
 /// Serve streamable HTTP on `listen` at `/mcp` until `shutdown` is cancelled.
@@ -243,14 +245,27 @@ pub async fn serve_http(
             ),
         );
     }
+    let drain = options.drain.clone();
     let router = router
+        .layer(axum::middleware::from_fn(move |request, next| {
+            drain.clone().track(request, next)
+        }))
         .layer(axum::middleware::from_fn(session_delete_ok))
         .layer(axum::middleware::from_fn(move |request, next| {
             guard.clone().check(request, next)
         }))
         .layer(axum::middleware::from_fn(move |request, next| {
             require_token(token.clone(), request, next)
-        }));
+        }))
+        // For load balancers: outside the token and Host checks, and says
+        // nothing but whether this replica takes work.
+        .route(
+            "/healthz",
+            axum::routing::get({
+                let drain = options.drain.clone();
+                move || async move { drain.health() }
+            }),
+        );
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| {
