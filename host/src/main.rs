@@ -62,6 +62,7 @@ impl RuntimeArgs {
             cache,
             allocator: self.allocator,
             audit,
+            shared: None,
         }
     }
 }
@@ -95,6 +96,29 @@ enum Command {
         /// parked. Without it, a random key per process.
         #[arg(long, value_name = "FILE", env = "WASM_MCP_STATE_KEY_FILE")]
         state_key_file: Option<PathBuf>,
+        /// Share state with the other replicas through the Redis at URL
+        /// (`redis://[:PASSWORD@]HOST:PORT[/DB]`; prefer the environment
+        /// variable when it holds a password): each round's `requestState`
+        /// is answered once across replicas, and sampling budgets and
+        /// per-client caps count every replica's calls. Without it, per process.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "WASM_MCP_REDIS",
+            hide_env_values = true
+        )]
+        redis: Option<String>,
+        /// This replica's name in the ids of the legacy sessions it creates
+        /// (`NAME.<uuid>`), so a balancer can send a session's requests back
+        /// to it (see deploy/nginx.conf). Letters, digits, `-` and `_`.
+        #[arg(long, value_name = "NAME", env = "WASM_MCP_REPLICA_ID",
+              value_parser = transport::parse_replica_id)]
+        replica_id: Option<String>,
+        /// A balancer in front of this server: on its connections the client
+        /// is the address it appends to `X-Forwarded-For` (for per-client
+        /// caps and the audit). Repeat for several.
+        #[arg(long = "trusted-proxy", value_name = "IP")]
+        trusted_proxies: Vec<std::net::IpAddr>,
         /// Calls one client may have running or parked at once (a client is
         /// a session, or the address of a 2026-07-28 HTTP client); more are refused.
         #[arg(long, value_name = "COUNT", default_value_t = 32,
@@ -267,6 +291,9 @@ async fn run(command: Command) -> Result<ExitCode> {
             parked_call_ttl,
             max_parked_calls,
             state_key_file,
+            redis,
+            replica_id,
+            trusted_proxies,
             max_client_calls,
             max_sessions,
             auth_token_file,
@@ -306,7 +333,12 @@ async fn run(command: Command) -> Result<ExitCode> {
             })?;
             let provider = provider_for(&config)?;
             let audit = audit_log(&config)?;
-            let options = runtime_args.options(&config, audit);
+            let shared = match &redis {
+                Some(url) => Some(wasm_mcp_host::shared::Shared::connect(url).await?),
+                None => None,
+            };
+            let mut options = runtime_args.options(&config, audit);
+            options.shared = shared.clone();
             let runtime = Arc::new(Runtime::load(&config, &options).await?);
             tracing::info!(config = %config.origin, plugins = runtime.plugins().len(), tools = runtime.tools().count(), "loaded");
             warn_unmetered(&config);
@@ -330,12 +362,17 @@ async fn run(command: Command) -> Result<ExitCode> {
                 Some(path) => wasm_mcp_host::state_key::StateKeys::from_file(path)?,
                 None => wasm_mcp_host::state_key::StateKeys::random(),
             };
-            let parked = mrtr::ParkedCalls::with_keys(
+            let parked = mrtr::ParkedCalls::replicated(
                 std::time::Duration::from_secs(parked_call_ttl.max(1)),
                 max_parked_calls,
                 state_keys,
+                shared.clone(),
             );
-            let clients = wasm_mcp_host::fairness::ClientLimits::new(max_client_calls as usize);
+            let clients = wasm_mcp_host::fairness::ClientLimits::behind(
+                max_client_calls as usize,
+                shared,
+                trusted_proxies,
+            );
             let server = McpServer::with_catalog(catalog, parked, clients, provider);
             if stdio {
                 transport::serve_stdio(server).await?;
@@ -359,6 +396,7 @@ async fn run(command: Command) -> Result<ExitCode> {
                     max_request_bytes,
                     max_sessions,
                     metrics,
+                    replica_id,
                 };
                 transport::serve_http(server, listen, options, shutdown).await?;
             }

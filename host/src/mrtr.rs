@@ -38,10 +38,11 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::SampleRoute;
-use crate::fairness::ClientSlot;
+use crate::fairness::{ClientKey, ClientLimits, ClientSlot};
 use crate::routes::parked::{self, Parked as ParkingRoute};
 use crate::routes::{Answer, Ask, AskError, Keyed};
 use crate::runtime::{CallContext, CallFailure, Plugin};
+use crate::shared::{Claimed, CommitOnce, RoundClaim, Shared};
 use crate::state_key::StateKeys;
 
 /// What a parked call runs: a tool call, or a prompt being filled in.
@@ -112,6 +113,9 @@ pub struct Request {
     /// The calling client's share of call slots, held by the call until it
     /// ends (a retry's is not needed: its call holds one already).
     pub slot: Option<ClientSlot>,
+    /// Where a retry that replays its call takes a slot for it (the run it
+    /// replaces let its slot go), if the client has one free.
+    pub slots: Option<(Arc<ClientLimits>, ClientKey)>,
     /// What its client declared it can do.
     pub capabilities: Option<ClientCapabilities>,
     /// The host's provider route for `sample()`, when the plugin's route
@@ -135,6 +139,8 @@ enum Slot {
 /// A call suspended in questions to its client, waiting for the client's retry.
 struct Parked {
     round: u32,
+    /// `sample()` requests made so far (a replay is not charged for them).
+    sampled: u32,
     /// What a replay needs: the rounds answered before this one, the digest
     /// of each question of this one, and where the call's seed comes from.
     done: Vec<Recorded>,
@@ -163,6 +169,7 @@ struct Parked {
 struct Driving {
     events: mpsc::Receiver<Event>,
     round: u32,
+    sampled: u32,
     /// The rounds answered so far, and (when the call is being replayed on
     /// this replica) those still to be answered from the state.
     done: Vec<Recorded>,
@@ -186,6 +193,9 @@ struct StatePayload {
     host: String,
     call: u64,
     round: u32,
+    /// `sample()` requests made up to this round, answered or not.
+    #[serde(default)]
+    sampled: u32,
     #[serde(flatten)]
     origin: Origin,
     /// The rounds before this one, answered.
@@ -225,6 +235,8 @@ pub struct ParkedCalls {
     next_id: AtomicU64,
     ttl: Duration,
     max_parked: usize,
+    /// Replicas' shared state: rounds are claimed there, not in `replayed`.
+    shared: Option<Arc<Shared>>,
 }
 
 impl ParkedCalls {
@@ -237,6 +249,18 @@ impl ParkedCalls {
     /// [`ParkedCalls::new`] sealing with `keys` (a key file shared by
     /// replicas, so any of them can replay a call another parked).
     pub fn with_keys(ttl: Duration, max_parked: usize, keys: StateKeys) -> Arc<Self> {
+        Self::replicated(ttl, max_parked, keys, None)
+    }
+
+    /// [`ParkedCalls::with_keys`] for one of several replicas that share
+    /// `shared`: each round is answered once across all of them, and a call
+    /// another replica took over is let go here.
+    pub fn replicated(
+        ttl: Duration,
+        max_parked: usize,
+        keys: StateKeys,
+        shared: Option<Arc<Shared>>,
+    ) -> Arc<Self> {
         let parked = Arc::new(ParkedCalls {
             keys,
             instance: hex(&random_bytes::<8>()),
@@ -245,8 +269,25 @@ impl ParkedCalls {
             next_id: AtomicU64::new(1),
             ttl,
             max_parked,
+            shared,
         });
         tokio::spawn(reap_expired(Arc::downgrade(&parked), ttl));
+        if let Some(shared) = &parked.shared {
+            let registry = Arc::downgrade(&parked);
+            shared.on_takeovers(parked.instance.clone(), move |call| {
+                let Some(registry) = registry.upgrade() else {
+                    return false;
+                };
+                // Dropped, its run stops and lets its client slot go.
+                if registry.lock().remove(&call).is_some() {
+                    tracing::info!(
+                        call,
+                        "a parked call was taken over by another replica; stopped it here"
+                    );
+                }
+                true
+            });
+        }
         parked
     }
 
@@ -278,7 +319,7 @@ impl ParkedCalls {
             key: self.keys.active.clone(),
             nonce: hex(&random_bytes::<16>()),
         };
-        self.launch(plugin, job, request, origin, VecDeque::new())
+        self.launch(plugin, job, request, origin, VecDeque::new(), 0)
             .await
     }
 
@@ -291,8 +332,13 @@ impl ParkedCalls {
         mut request: Request,
         origin: Origin,
         replay: VecDeque<Recorded>,
+        sampled: u32,
     ) -> Result<Step, McpError> {
         let seed = self.seed_of(&origin)?;
+        let commit_once = self
+            .shared
+            .as_ref()
+            .map(|shared| CommitOnce::new(shared.clone(), origin.nonce.clone(), self.ttl * 2));
         let plugin_name: Arc<str> = plugin.name.as_str().into();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let binding = job.binding();
@@ -314,7 +360,9 @@ impl ParkedCalls {
             notifier.clone(),
         )
         .with_seed(seed)
-        .staging_effects();
+        .staging_effects()
+        .replaying(sampled)
+        .committing_once(commit_once);
         let slot = request.slot.take();
         tokio::spawn(async move {
             let outcome = match &job {
@@ -333,6 +381,7 @@ impl ParkedCalls {
         let driving = Driving {
             events: receiver,
             round: 0,
+            sampled: 0,
             done: Vec::new(),
             replay,
             origin,
@@ -345,15 +394,22 @@ impl ParkedCalls {
     }
 
     /// Handle a retry that echoes `state`: hand the answers to the call
-    /// parked here, or, when another process (or this one before a restart)
-    /// parked it, replay it (see [`Self::replay`]).
+    /// parked here, or, when it is not parked here (another replica parked
+    /// it, or this one before a restart, or it was taken over), replay it:
+    /// run the plugin again from the start, with the same arguments and
+    /// seed, answering each question it asks from the state's transcript
+    /// (checked against the digest of the question asked before), then this
+    /// round's from the retry, and go on from there. A plugin that asks
+    /// something else diverged: the call fails, naming the round. Each
+    /// round is answered once: per process, or across replicas when they
+    /// share Redis.
     pub async fn resume(
         &self,
         plugin: Arc<Plugin>,
         state: &str,
         responses: Option<InputResponses>,
         job: Job,
-        request: Request,
+        mut request: Request,
     ) -> Result<Step, McpError> {
         let binding = job.binding();
         let payload: StatePayload = self
@@ -361,67 +417,103 @@ impl ParkedCalls {
             .codec
             .open_json_with(state, &binding)
             .map_err(|error| self.state_error(error))?;
-        if payload.host != self.instance {
-            return self.replay(plugin, payload, responses, job, request).await;
+        let here = payload.host == self.instance;
+        let parked_here = here && self.is_parked(&payload);
+        if parked_here && let Some(repeat) = self.unanswered(&payload, responses.as_ref()) {
+            return Ok(Step::InputRequired(repeat));
         }
-        let resumed = match self.take_answered(&payload, responses.as_ref())? {
-            Ok(resumed) => resumed,
-            Err(repeat) => return Ok(Step::InputRequired(repeat)),
+        if here && !parked_here && self.shared.is_none() {
+            return Err(already_used());
+        }
+        // What a replay answers from, checked before the round is claimed.
+        let transcript = if parked_here {
+            None
+        } else {
+            Some(transcript_of(&payload, responses.as_ref())?)
         };
-        resumed.notifier.reroute(Some(request.route.clone()));
-        self.drive(payload.call, &binding, resumed, request).await
+        let claim = self.claim(&payload).await?;
+        let step = match transcript {
+            None => match self.take_answered(&payload, responses.as_ref())? {
+                Ok(resumed) => {
+                    resumed.notifier.reroute(Some(request.route.clone()));
+                    self.drive(payload.call, &binding, resumed, request).await
+                }
+                Err(repeat) => return Ok(Step::InputRequired(repeat)),
+            },
+            Some(replay) => {
+                if let (Some(shared), false) = (&self.shared, here) {
+                    let (shared, host, call) = (shared.clone(), payload.host.clone(), payload.call);
+                    tokio::spawn(async move { shared.announce_takeover(&host, call).await });
+                }
+                if request.slot.is_none()
+                    && let Some((limits, client)) = request.slots.take()
+                {
+                    request.slot = limits.acquire(client).await.ok();
+                }
+                tracing::info!(plugin = %plugin.name, round = payload.round, "resuming a call not parked in this process: replaying it");
+                self.launch(
+                    plugin,
+                    job,
+                    request,
+                    payload.origin,
+                    replay,
+                    payload.sampled,
+                )
+                .await
+            }
+        };
+        if let Some(claim) = claim {
+            tokio::spawn(claim.answered());
+        }
+        step
     }
 
-    /// Resume a call without its parked execution: run the plugin again from
-    /// the start, with the same arguments and seed, answering each question
-    /// it asks from the state's transcript (checked against the digest of
-    /// the question asked before), then this round's from the retry, and go
-    /// on from there. A plugin that asks something else diverged: the call
-    /// fails, naming the round. Each state replays once in this process.
-    async fn replay(
+    /// Whether the call of `payload` waits here for this round's answers.
+    fn is_parked(&self, payload: &StatePayload) -> bool {
+        self.lock()
+            .get(&payload.call)
+            .is_some_and(|parked| parked.round == payload.round)
+    }
+
+    /// The same `input_required` again, when the retry lacks an answer for
+    /// the call parked here (the spec's rule).
+    fn unanswered(
         &self,
-        plugin: Arc<Plugin>,
-        payload: StatePayload,
-        responses: Option<InputResponses>,
-        job: Job,
-        request: Request,
-    ) -> Result<Step, McpError> {
-        {
-            let mut replayed = self.replayed.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            replayed.retain(|_, until| *until > now);
-            let round = (payload.host.clone(), payload.call, payload.round);
-            if replayed.insert(round, now + self.ttl).is_some() {
-                return Err(already_used());
+        payload: &StatePayload,
+        responses: Option<&InputResponses>,
+    ) -> Option<InputRequiredResult> {
+        let calls = self.lock();
+        let parked = calls.get(&payload.call)?;
+        let lacks = parked.slots.iter().any(|slot| match slot {
+            Slot::Asked { key, .. } => responses.and_then(|r| r.get(key)).is_none(),
+            Slot::Answered(_) => false,
+        });
+        lacks.then(|| input_required(&parked.slots, &parked.state))
+    }
+
+    /// Claim the round of `payload` for this process: in Redis when the
+    /// replicas share it (waiting out another replica's claim while it
+    /// lasts), else here, where only replays need it (a parked call leaves
+    /// the table once).
+    async fn claim(&self, payload: &StatePayload) -> Result<Option<RoundClaim>, McpError> {
+        let Some(shared) = &self.shared else {
+            if payload.host != self.instance {
+                let mut replayed = self.replayed.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                replayed.retain(|_, until| *until > now);
+                let round = (payload.host.clone(), payload.call, payload.round);
+                if replayed.insert(round, now + self.ttl).is_some() {
+                    return Err(already_used());
+                }
             }
-        }
-        let mut current = Recorded {
-            asks: Vec::with_capacity(payload.asked.len()),
-            answers: Vec::with_capacity(payload.asked.len()),
+            return Ok(None);
         };
-        for (digest, key) in payload.asked {
-            current.asks.push(digest);
-            current.answers.push(match key {
-                None => None,
-                Some(key) => Some(
-                    responses
-                        .as_ref()
-                        .and_then(|r| r.get(&key))
-                        .cloned()
-                        .ok_or_else(|| {
-                            McpError::invalid_params(
-                                format!("inputResponses has no answer for `{key}`: a retry answers every request of its round"),
-                                None,
-                            )
-                        })?,
-                ),
-            });
+        let round = format!("{}:{}:{}", payload.host, payload.call, payload.round);
+        match shared.claim_round(&round, self.ttl).await {
+            Ok(Claimed::Mine(claim)) => Ok(Some(claim)),
+            Ok(Claimed::AlreadyAnswered) => Err(already_used()),
+            Err(why) => Err(McpError::internal_error(why, None)),
         }
-        let mut replay: VecDeque<Recorded> = payload.done.into();
-        replay.push_back(current);
-        tracing::info!(plugin = %plugin.name, round = payload.round, "resuming a call parked by another process: replaying it");
-        self.launch(plugin, job, request, payload.origin, replay)
-            .await
     }
 
     /// The seed of a call's random numbers.
@@ -478,6 +570,7 @@ impl ParkedCalls {
             answers: reply,
             events,
             round,
+            sampled,
             mut done,
             digests,
             origin,
@@ -497,6 +590,7 @@ impl ParkedCalls {
         Ok(Ok(Driving {
             events,
             round,
+            sampled,
             done,
             replay: VecDeque::new(),
             origin,
@@ -519,6 +613,7 @@ impl ParkedCalls {
         let Driving {
             mut events,
             mut round,
+            mut sampled,
             mut done,
             mut replay,
             origin,
@@ -555,6 +650,8 @@ impl ParkedCalls {
                     answers,
                 }) => {
                     let digests: Vec<String> = asks.iter().map(digest_of).collect();
+                    let samples = asks.iter().filter(|(_, ask)| matches!(ask, Ask::Sample(_)));
+                    sampled = sampled.saturating_add(samples.count() as u32);
                     if let Some(expected) = replay.pop_front() {
                         // Replaying: the plugin must ask what it asked before.
                         if expected.answers.iter().any(Option::is_some) {
@@ -607,6 +704,7 @@ impl ParkedCalls {
                         host: self.instance.clone(),
                         call: id,
                         round,
+                        sampled,
                         origin: origin.clone(),
                         done: done.clone(),
                         asked,
@@ -631,6 +729,7 @@ impl ParkedCalls {
                         id,
                         Parked {
                             round,
+                            sampled,
                             done,
                             digests,
                             origin,
@@ -738,6 +837,33 @@ fn digest_of((key, ask): &Keyed) -> String {
         .chain_update(&request)
         .finalize();
     hex(&digest[..16])
+}
+
+/// What a replay of `payload`'s call answers its questions from: the rounds
+/// answered before, then this round's answers from the retry.
+fn transcript_of(
+    payload: &StatePayload,
+    responses: Option<&InputResponses>,
+) -> Result<VecDeque<Recorded>, McpError> {
+    let mut current = Recorded {
+        asks: Vec::with_capacity(payload.asked.len()),
+        answers: Vec::with_capacity(payload.asked.len()),
+    };
+    for (digest, key) in &payload.asked {
+        current.asks.push(digest.clone());
+        current.answers.push(match key {
+            None => None,
+            Some(key) => Some(responses.and_then(|r| r.get(key)).cloned().ok_or_else(|| {
+                McpError::invalid_params(
+                    format!("inputResponses has no answer for `{key}`: a retry answers every request of its round"),
+                    None,
+                )
+            })?),
+        });
+    }
+    let mut replay: VecDeque<Recorded> = payload.done.clone().into();
+    replay.push_back(current);
+    Ok(replay)
 }
 
 fn already_used() -> McpError {

@@ -136,11 +136,11 @@ impl McpServer {
             .extensions
             .get::<axum::http::request::Parts>()
             .and_then(|parts| {
-                parts
+                let peer = parts
                     .extensions
-                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            })
-            .map(|info| info.0.ip());
+                    .get::<axum::extract::ConnectInfo<SocketAddr>>()?;
+                Some(self.clients.client_address(peer.0.ip(), &parts.headers))
+            });
         match address {
             Some(ip) if is_2026_era(context) => ClientKey::Address(ip),
             _ => ClientKey::Session(self.session),
@@ -187,6 +187,9 @@ impl McpServer {
         client: Arc<str>,
     ) -> crate::mrtr::Request {
         crate::mrtr::Request {
+            slots: slot
+                .is_none()
+                .then(|| (self.clients.clone(), self.client_key(context))),
             slot,
             capabilities: context.client_capabilities(),
             provider,
@@ -218,13 +221,13 @@ impl McpServer {
 
     /// The context of a prompt, resource or completion request: no client
     /// can be asked, and the caller is hashed for the logs.
-    fn context_for(
+    async fn context_for(
         &self,
         plugin: &Plugin,
         what: &str,
         context: &RequestContext<RoleServer>,
     ) -> Result<(CallContext, ClientSlot), McpError> {
-        let (client, slot) = self.admit(context)?;
+        let (client, slot) = self.admit(context).await?;
         let mut call = CallContext::without_client(plugin, what, client);
         call.cancel = context.ct.clone();
         Ok((call, slot))
@@ -238,7 +241,7 @@ impl McpServer {
     /// The calling client (hashed) and one of its call slots, for a
     /// request that runs a plugin: prompts and resources share each
     /// client's `--max-client-calls` with its tool calls.
-    fn admit(
+    async fn admit(
         &self,
         context: &RequestContext<RoleServer>,
     ) -> Result<(Arc<str>, ClientSlot), McpError> {
@@ -246,6 +249,7 @@ impl McpServer {
         let slot = self
             .clients
             .acquire(self.client_key(context))
+            .await
             .map_err(|why| McpError::internal_error(why, None))?;
         Ok((client, slot))
     }
@@ -412,7 +416,7 @@ impl ServerHandler for McpServer {
             let (client, slot) = match request.request_state {
                 Some(_) => (self.client_id(&context), None),
                 None => {
-                    let (client, slot) = self.admit(&context)?;
+                    let (client, slot) = self.admit(&context).await?;
                     (client, Some(slot))
                 }
             };
@@ -441,7 +445,7 @@ impl ServerHandler for McpServer {
                 Step::InputRequired(round) => return Ok(GetPromptResponse::InputRequired(round)),
             }
         } else {
-            let (client, _slot) = self.admit(&context)?;
+            let (client, _slot) = self.admit(&context).await?;
             let call = CallContext::new(
                 plugin,
                 &request.name,
@@ -506,7 +510,9 @@ impl ServerHandler for McpServer {
         let Some(plugin) = runtime.find_resource(&request.uri) else {
             return Err(resource_not_found(&request.uri, modern));
         };
-        let (call, _slot) = self.context_for(plugin, "a resources/read request", &context)?;
+        let (call, _slot) = self
+            .context_for(plugin, "a resources/read request", &context)
+            .await?;
         let outcome = plugin.read_resource(&request.uri, call).await;
         let uri = request.uri.clone();
         let mut read = answer(plugin, "resources/read", outcome, |_| {
@@ -586,7 +592,9 @@ impl ServerHandler for McpServer {
             request.argument.name.as_str(),
             request.argument.value.as_str(),
         );
-        let (call, _slot) = self.context_for(plugin, "a completion/complete request", &context)?;
+        let (call, _slot) = self
+            .context_for(plugin, "a completion/complete request", &context)
+            .await?;
         let outcome = plugin.complete(&target, argument, &filled, call).await;
         let completion = answer(plugin, "completion/complete", outcome, |why| {
             McpError::invalid_params(why, None)
@@ -662,6 +670,7 @@ impl ServerHandler for McpServer {
         let _slot = self
             .clients
             .acquire(self.client_key(subscription.request_context()))
+            .await
             .map_err(|why| McpError::invalid_request(why, None))?;
         let mut changes = self.catalog.changes();
         changes.mark_unchanged();
@@ -736,7 +745,7 @@ impl ServerHandler for McpServer {
         let slot = if request.request_state.is_some() {
             None
         } else {
-            match self.clients.acquire(client_key) {
+            match self.clients.acquire(client_key.clone()).await {
                 Ok(slot) => Some(slot),
                 Err(why) => {
                     let refused = Err(CallFailure::limit("--max-client-calls", why));

@@ -16,13 +16,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rmcp::ServiceExt;
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, ServerJsonRpcMessage};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, PollSender};
 
 use crate::jsonrpc;
+use crate::replica_sessions::ReplicaSessions;
+pub use crate::replica_sessions::parse_replica_id;
 use crate::server::McpServer;
 
 /// The longest line read from stdin; a longer one is answered and skipped.
@@ -184,6 +185,8 @@ pub struct HttpOptions {
     pub metrics: bool,
     /// `/healthz`, and refusing new requests while draining on `SIGTERM`.
     pub drain: Arc<crate::drain::Drain>,
+    /// This replica's name in session ids (`--replica-id`).
+    pub replica_id: Option<String>,
 }
 
 /// Serve streamable HTTP on `listen` at `/mcp` until `shutdown` is cancelled.
@@ -210,7 +213,7 @@ pub async fn serve_http(
         // A 2026-07-28 request whose first message is its answer gets a
         // plain JSON reply, not an event stream (legacy sessions keep SSE).
         .with_json_response(true);
-    let sessions = Arc::new(LocalSessionManager::default());
+    let sessions = Arc::new(ReplicaSessions::named(options.replica_id));
     let gauges = server.clone();
     let service =
         StreamableHttpService::new(move || Ok(server.for_session()), sessions.clone(), config);
@@ -296,7 +299,7 @@ pub async fn serve_http(
 /// rebinding rules for `/metrics` as for `/mcp`, with no second copy of
 /// them. An `OPTIONS` probe passes those checks and then gets 405.
 async fn refused_by_mcp_rules(
-    rules: &StreamableHttpService<McpServer, LocalSessionManager>,
+    rules: &StreamableHttpService<McpServer, ReplicaSessions>,
     uri: axum::http::Uri,
     headers: &axum::http::HeaderMap,
 ) -> Option<Response> {
@@ -317,7 +320,7 @@ async fn refused_by_mcp_rules(
 /// JSON-RPC gets a JSON-RPC error (rmcp says text/plain 415), and no new
 /// session is opened past `max_sessions`.
 struct BodyGuard {
-    sessions: Arc<LocalSessionManager>,
+    sessions: Arc<ReplicaSessions>,
     max_sessions: usize,
     max_request_bytes: usize,
 }
@@ -343,7 +346,7 @@ impl BodyGuard {
                 .into_response();
         };
         if !parts.headers.contains_key("mcp-session-id")
-            && self.sessions.sessions.read().await.len() >= self.max_sessions
+            && self.sessions.count().await >= self.max_sessions
             && let Ok(ClientJsonRpcMessage::Request(opening)) = jsonrpc::parse(&bytes)
             && matches!(opening.request, ClientRequest::InitializeRequest(_))
         {

@@ -69,7 +69,7 @@ impl Host for Questions<'_> {
             match question {
                 Question::Sample(request) => {
                     let route = self.sampling.route.clone();
-                    let mut pending = match self.sampling.prepare(request, route.name()) {
+                    let mut pending = match self.sampling.prepare(request, route.name()).await {
                         Ok(pending) => pending,
                         Err(error) => {
                             replies[index] = Some(Reply::Sampled(Err(error)));

@@ -480,6 +480,21 @@ impl Staged {
 impl Appender {
     /// Write what the call staged, in order. The first failure stops it
     /// and says what was written and what not.
+    /// Whether appends wait to be committed.
+    pub fn has_staged(&self) -> bool {
+        self.staged
+            .as_ref()
+            .is_some_and(|staged| !staged.appends.is_empty())
+    }
+
+    /// Drop the staged appends unwritten: another run of the call wrote them.
+    pub fn discard_staged(&mut self) {
+        if let Some(staged) = self.staged.as_mut() {
+            staged.appends.clear();
+            staged.bytes = 0;
+        }
+    }
+
     pub fn commit(&mut self) -> Result<(), String> {
         let Some(staged) = self.staged.as_mut() else {
             return Ok(());

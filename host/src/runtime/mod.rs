@@ -165,6 +165,8 @@ pub struct RuntimeOptions {
     pub allocator: Allocator,
     /// Where sampling requests are recorded.
     pub audit: Arc<AuditLog>,
+    /// Replicas' shared state: sampling budgets are counted there.
+    pub shared: Option<Arc<crate::shared::Shared>>,
 }
 
 impl Default for RuntimeOptions {
@@ -173,6 +175,7 @@ impl Default for RuntimeOptions {
             cache: CompileCache::default_dir().map(CompileCache::new),
             allocator: Allocator::Auto,
             audit: Arc::new(AuditLog::log_only()),
+            shared: None,
         }
     }
 }
@@ -383,7 +386,13 @@ impl Plugin {
             sampling_policy: config.sampling,
             elicitation_policy: config.elicitation,
             roots_policy: config.roots,
-            budget: budget.unwrap_or_else(|| Arc::new(SharedBudget::new(&config.sampling))),
+            budget: budget.unwrap_or_else(|| {
+                let budget = SharedBudget::new(&config.sampling);
+                Arc::new(match &options.shared {
+                    Some(shared) => budget.counted_in(shared.clone(), &config.name),
+                    None => budget,
+                })
+            }),
             audit: options.audit.clone(),
             http: config.http.clone(),
             settings: crate::capabilities::settings::shared(&config.settings),
@@ -651,6 +660,7 @@ impl Plugin {
         let cancel = call.cancel.clone();
         let wall_time = Duration::from_secs(self.limits.wall_time_s);
         let result_limit = self.limits.result_bytes;
+        let commit_once = call.commit_once.clone();
         let mut store = self.new_store(call);
         let cpu_used = store.data().cpu.used.clone();
         let run = async {
@@ -662,10 +672,25 @@ impl Plugin {
             let returned = body(&self.world, &mut store, &instance).await;
             // The plugin returned (a result, or an error of its own): the
             // appends it staged are written now, and only now.
-            if returned.is_ok()
-                && let Err(why) = store.data_mut().files.commit()
-            {
-                return Err(CallFailure::Failed(cap_text(why, result_limit)));
+            if returned.is_ok() {
+                let files = &mut store.data_mut().files;
+                if let Some(once) = commit_once.filter(|_| files.has_staged()) {
+                    match once.first().await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::info!(plugin = %self.name, "an earlier run of this call wrote its appends already; not writing them again");
+                            store.data_mut().files.discard_staged();
+                        }
+                        Err(why) => {
+                            return Err(CallFailure::Failed(format!(
+                                "the call returned, but its appends were not written: {why}"
+                            )));
+                        }
+                    }
+                }
+                if let Err(why) = store.data_mut().files.commit() {
+                    return Err(CallFailure::Failed(cap_text(why, result_limit)));
+                }
             }
             match returned {
                 Ok(Ok(value)) => Ok(value),

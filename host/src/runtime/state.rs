@@ -27,6 +27,7 @@ use crate::capabilities::sampling::{ClientSampling, SampleRoute, Sampler};
 use crate::capabilities::settings::Settings;
 use crate::config::{ElicitationPolicy, Limits, RootsPolicy, SamplingPolicy};
 use crate::routes::{ClientRoute, Nobody};
+use crate::shared::CommitOnce;
 
 /// A fresh seed from the OS.
 pub fn random_seed() -> [u8; 32] {
@@ -96,6 +97,12 @@ pub struct CallContext {
     /// Hold effects (appends) until the plugin returns: set for calls that
     /// may be replayed (2026-07-28 rounds).
     pub stage_effects: bool,
+    /// `sample()` requests an earlier run of this call made and had
+    /// answered: this run is a replay, and their budget was spent then.
+    pub replayed_samples: u32,
+    /// With replicas sharing Redis: the staged effects are written only by
+    /// the first run of the call to return.
+    pub commit_once: Option<CommitOnce>,
 }
 
 impl CallContext {
@@ -131,6 +138,8 @@ impl CallContext {
             settings: plugin.settings.clone(),
             seed: random_seed(),
             stage_effects: false,
+            replayed_samples: 0,
+            commit_once: None,
         }
     }
 
@@ -143,6 +152,20 @@ impl CallContext {
     /// The same call, its appends held until it returns.
     pub fn staging_effects(mut self) -> Self {
         self.stage_effects = true;
+        self
+    }
+
+    /// The same call, a replay of a run whose first `samples` requests were
+    /// answered (and charged to the budget) already.
+    pub fn replaying(mut self, samples: u32) -> Self {
+        self.replayed_samples = samples;
+        self
+    }
+
+    /// The same call, its staged effects written only if no other run of
+    /// it wrote them (see [`CommitOnce`]).
+    pub fn committing_once(mut self, once: Option<CommitOnce>) -> Self {
+        self.commit_once = once;
         self
     }
 
@@ -315,7 +338,8 @@ impl CallState {
                 call.sampling_policy,
                 call.budget,
                 call.audit,
-            ),
+            )
+            .replaying(call.replayed_samples),
             elicitation: Elicitor::new(caller, call.client_route.clone(), call.elicitation_policy),
             roots: RootsAsker::new(call.client_route, call.roots_policy),
             files: Appender {

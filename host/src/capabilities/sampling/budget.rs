@@ -10,13 +10,17 @@
 //! cannot all pass a check that only looks at tokens already spent. A
 //! reservation that is never settled (the call was cancelled mid-request)
 //! stays charged, since the provider may bill it anyway.
+//!
+//! With `--redis`, the same budgets are counted in Redis, across every
+//! replica ([`crate::shared`]); without it, per process.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rmcp::model::{CreateMessageRequestParams, CreateMessageResult, SamplingMessageContentBlock};
 
 use crate::config::SamplingPolicy;
+use crate::shared::{Refusal, Shared};
 
 /// Estimated tokens of one image or audio clip (Anthropic's largest image is
 /// about 1,600 tokens).
@@ -30,6 +34,9 @@ pub struct SharedBudget {
     requests_per_minute: Option<u32>,
     tokens_per_day: Option<u64>,
     state: Mutex<State>,
+    /// Where the budget is counted across replicas, and the plugin's name
+    /// there; none: in `state`, for this process.
+    shared: Option<(Arc<Shared>, String)>,
 }
 
 struct State {
@@ -74,12 +81,76 @@ impl SharedBudget {
                 day: utc_day(),
                 day_tokens: 0,
             }),
+            shared: None,
         }
+    }
+
+    /// This budget, counted in `shared` for every replica serving `plugin`.
+    pub fn counted_in(mut self, shared: Arc<Shared>, plugin: &str) -> Self {
+        self.shared = Some((shared, plugin.to_string()));
+        self
     }
 
     /// Take one request from the bucket and reserve `tokens` for today, both
     /// or neither.
-    pub fn reserve(&self, tokens: u64) -> Result<Reservation, OverBudget> {
+    pub async fn reserve(&self, tokens: u64) -> Result<Reservation, OverBudget> {
+        let Some((shared, plugin)) = &self.shared else {
+            return self.reserve_here(tokens);
+        };
+        if self.requests_per_minute.is_none() && self.tokens_per_day.is_none() {
+            return Ok(Reservation {
+                tokens,
+                day: utc_day(),
+            });
+        }
+        let today = utc_day();
+        let verdict = shared
+            .reserve_sampling(
+                plugin,
+                self.requests_per_minute,
+                self.tokens_per_day,
+                tokens,
+                today,
+            )
+            .await
+            .map_err(|why| OverBudget {
+                budget: "sampling.shared",
+                message: format!("the sampling budget could not be checked: {why}"),
+            })?;
+        match verdict {
+            Ok(()) => Ok(Reservation { tokens, day: today }),
+            Err(Refusal::Rate { wait_s }) => {
+                let rpm = self.requests_per_minute.unwrap_or(1);
+                Err(self.rate_spent(rpm, wait_s))
+            }
+            Err(Refusal::Day { used }) => {
+                Err(self.day_spent(self.tokens_per_day.unwrap_or(0), used, tokens))
+            }
+        }
+    }
+
+    fn rate_spent(&self, rpm: u32, wait: f64) -> OverBudget {
+        OverBudget {
+            budget: "sampling.requests_per_minute",
+            message: format!(
+                "sampling budget `sampling.requests_per_minute` = {rpm} is spent: the next request is allowed in {wait:.1} s (one more every {:.1} s)",
+                60.0 / f64::from(rpm)
+            ),
+        }
+    }
+
+    fn day_spent(&self, limit: u64, used: u64, tokens: u64) -> OverBudget {
+        OverBudget {
+            budget: "sampling.tokens_per_day",
+            message: format!(
+                "sampling budget `sampling.tokens_per_day` = {limit} is spent: {used} tokens are used or reserved today and this request may need {tokens}; it refills at 00:00 UTC, in {}",
+                until_midnight()
+            ),
+        }
+    }
+
+    /// [`Self::reserve`] in this process.
+    fn reserve_here(&self, tokens: u64) -> Result<Reservation, OverBudget> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let today = utc_day();
@@ -93,28 +164,13 @@ impl SharedBudget {
             state.bucket = (state.bucket + elapsed * per_second).min(f64::from(rpm));
             state.refilled_at = now;
             if state.bucket < 1.0 {
-                let wait = (1.0 - state.bucket) / per_second;
-                return Err(OverBudget {
-                    budget: "sampling.requests_per_minute",
-                    message: format!(
-                        "sampling budget `sampling.requests_per_minute` = {rpm} is spent: the next request is allowed in {:.1} s (one more every {:.1} s)",
-                        wait,
-                        1.0 / per_second
-                    ),
-                });
+                return Err(self.rate_spent(rpm, (1.0 - state.bucket) / per_second));
             }
         }
         if let Some(limit) = self.tokens_per_day
             && state.day_tokens.saturating_add(tokens) > limit
         {
-            return Err(OverBudget {
-                budget: "sampling.tokens_per_day",
-                message: format!(
-                    "sampling budget `sampling.tokens_per_day` = {limit} is spent: {} tokens are used or reserved today and this request may need {tokens}; it refills at 00:00 UTC, in {}",
-                    state.day_tokens,
-                    until_midnight()
-                ),
-            });
+            return Err(self.day_spent(limit, state.day_tokens, tokens));
         }
         if self.requests_per_minute.is_some() {
             state.bucket -= 1.0;
@@ -125,6 +181,17 @@ impl SharedBudget {
 
     /// Replace a reservation by the tokens really used.
     pub fn settle(&self, reservation: Reservation, used: u64) {
+        if let Some((shared, plugin)) = &self.shared {
+            if self.tokens_per_day.is_some() {
+                let (shared, plugin) = (shared.clone(), plugin.clone());
+                tokio::spawn(async move {
+                    shared
+                        .settle_sampling(&plugin, reservation.day, reservation.tokens, used)
+                        .await;
+                });
+            }
+            return;
+        }
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.day == reservation.day {
             state.day_tokens = state
@@ -234,9 +301,9 @@ mod tests {
     fn the_bucket_holds_a_minute_of_requests() {
         let budget = SharedBudget::new(&policy(Some(3), None));
         for _ in 0..3 {
-            budget.reserve(10).unwrap();
+            budget.reserve_here(10).unwrap();
         }
-        let refused = budget.reserve(10).unwrap_err();
+        let refused = budget.reserve_here(10).unwrap_err();
         assert_eq!(refused.budget, "sampling.requests_per_minute");
         assert!(
             refused.message.contains("one more every 20.0 s"),
@@ -248,21 +315,21 @@ mod tests {
     #[test]
     fn day_tokens_are_reserved_then_settled() {
         let budget = SharedBudget::new(&policy(None, Some(100)));
-        let first = budget.reserve(60).unwrap();
-        let refused = budget.reserve(60).unwrap_err();
+        let first = budget.reserve_here(60).unwrap();
+        let refused = budget.reserve_here(60).unwrap_err();
         assert_eq!(refused.budget, "sampling.tokens_per_day");
         assert!(refused.message.contains("00:00 UTC"), "{}", refused.message);
         budget.settle(first, 20);
         assert_eq!(budget.tokens_today(), 20);
-        let second = budget.reserve(60).unwrap();
+        let second = budget.reserve_here(60).unwrap();
         assert_eq!(budget.tokens_today(), 80);
         second.keep_charged();
         // An unsettled reservation stays charged.
         assert_eq!(budget.tokens_today(), 80);
         // A refused request takes nothing, from neither budget.
         let both = SharedBudget::new(&policy(Some(1), Some(10)));
-        assert!(both.reserve(11).is_err());
-        assert!(both.reserve(10).is_ok());
+        assert!(both.reserve_here(11).is_err());
+        assert!(both.reserve_here(10).is_ok());
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct Sampler {
     pub audit: Arc<AuditLog>,
     /// `sample()` calls made so far in this call.
     samples_made: u32,
+    /// The first requests of a replayed call, answered (and charged) in
+    /// the run it replays: not charged again.
+    replayed: u32,
     /// Tokens its requests used (reported or estimated).
     tokens_used: u64,
 }
@@ -62,8 +65,15 @@ impl Sampler {
             budget,
             audit,
             samples_made: 0,
+            replayed: 0,
             tokens_used: 0,
         }
+    }
+
+    /// This call replays a run whose first `samples` requests were made.
+    pub fn replaying(mut self, samples: u32) -> Self {
+        self.replayed = samples;
+        self
     }
 }
 
@@ -78,7 +88,7 @@ pub fn add_to_linker<T: Send + 'static>(
 impl Host for Sampler {
     async fn sample(&mut self, request: Request) -> wasmtime::Result<Result<Response, Error>> {
         let route = self.route.clone();
-        let mut pending = match self.prepare(request, route.name()) {
+        let mut pending = match self.prepare(request, route.name()).await {
             Ok(pending) => pending,
             Err(refused) => return Ok(Err(refused)),
         };
@@ -112,13 +122,13 @@ impl Sampler {
 
     /// Check the request against the policy and budgets, and reserve its
     /// worst case. A refusal is audited here.
-    pub fn prepare(&mut self, request: Request, route: RouteName) -> Result<Pending, Error> {
+    pub async fn prepare(&mut self, request: Request, route: RouteName) -> Result<Pending, Error> {
         let mut attempt = Attempt::new(self, route);
-        match self.check(request, route, &mut attempt) {
+        match self.check(request, route, &mut attempt).await {
             Ok((params, reservation, estimated_input, worst)) => Ok(Pending {
                 params,
                 attempt,
-                reservation: Some(reservation),
+                reservation,
                 estimated_input,
                 worst,
             }),
@@ -130,12 +140,20 @@ impl Sampler {
         }
     }
 
-    fn check(
+    async fn check(
         &mut self,
         request: Request,
         route: RouteName,
         attempt: &mut Attempt,
-    ) -> Result<(CreateMessageRequestParams, budget::Reservation, u64, u64), Error> {
+    ) -> Result<
+        (
+            CreateMessageRequestParams,
+            Option<budget::Reservation>,
+            u64,
+            u64,
+        ),
+        Error,
+    > {
         let policy = self.policy;
         if route == RouteName::NONE {
             // No budget is spent on a request no one can carry.
@@ -150,6 +168,7 @@ impl Sampler {
                 policy.max_requests
             )));
         }
+        let replayed = self.samples_made < self.replayed;
         self.samples_made += 1;
         let mut params = to_mcp(request).map_err(Error::Refused)?;
         params.max_tokens = params.max_tokens.min(policy.max_tokens);
@@ -159,12 +178,15 @@ impl Sampler {
         }
         let estimated_input = budget::estimate_input(&params);
         let worst = budget::worst_case(&params);
-        let reservation = budget::check_call(&policy, self.tokens_used, worst)
-            .and_then(|()| self.budget.reserve(worst))
-            .map_err(|over| {
-                attempt.policy = Some(over.budget);
-                Error::Refused(over.message)
-            })?;
+        let charged = match budget::check_call(&policy, self.tokens_used, worst) {
+            Ok(()) if replayed => Ok(None),
+            Ok(()) => self.budget.reserve(worst).await.map(Some),
+            Err(over) => Err(over),
+        };
+        let reservation = charged.map_err(|over| {
+            attempt.policy = Some(over.budget);
+            Error::Refused(over.message)
+        })?;
         Ok((params, reservation, estimated_input, worst))
     }
 
@@ -175,7 +197,8 @@ impl Sampler {
         sampled: Result<Sampled, Error>,
     ) -> Result<Response, Error> {
         let attempt = &mut pending.attempt;
-        let reservation = pending.reservation.take().expect("finished once");
+        // None: a replayed request, charged in the run it replays.
+        let reservation = pending.reservation.take();
         let outcome = match sampled {
             Ok(Sampled { result, usage }) => {
                 let (usage, how) = match usage {
@@ -188,7 +211,9 @@ impl Sampler {
                         "estimated",
                     ),
                 };
-                self.budget.settle(reservation, usage.total());
+                if let Some(reservation) = reservation {
+                    self.budget.settle(reservation, usage.total());
+                }
                 self.tokens_used = self.tokens_used.saturating_add(usage.total());
                 attempt.usage = Some((usage, how));
                 attempt.model = Some(result.model.clone());
@@ -201,11 +226,15 @@ impl Sampler {
             Err(error @ Error::TimedOut(_)) => {
                 // The provider may have spent (and billed) it all.
                 self.tokens_used = self.tokens_used.saturating_add(pending.worst);
-                reservation.keep_charged();
+                if let Some(reservation) = reservation {
+                    reservation.keep_charged();
+                }
                 Err(error)
             }
             Err(error) => {
-                self.budget.settle(reservation, 0);
+                if let Some(reservation) = reservation {
+                    self.budget.settle(reservation, 0);
+                }
                 Err(error)
             }
         };

@@ -1,0 +1,260 @@
+//! Rounds of 2026-07-28 calls across replicas: each round's state is
+//! answered by one replica at a time and once for good; a call's appends
+//! are written by one run only; and the replica that parked a call hears
+//! when another one took it over, so it can let its parked run go.
+//!
+//! A claim is a lease: the replica answering a round holds it while it
+//! works and renews it; once the round is answered the claim says so for
+//! the state's lifetime. A replica that dies mid-round stops renewing, the
+//! lease lapses within [`LEASE`], and the client's retry (or the
+//! balancer's) is answered elsewhere.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use super::Shared;
+
+/// How long a claim outlives its holder's last renewal.
+pub const LEASE: Duration = Duration::from_secs(5);
+/// How often a holder renews its claim.
+const RENEW_EVERY: Duration = Duration::from_millis(1500);
+/// How often a replica waiting for another's lease looks again.
+const WAIT_STEP: Duration = Duration::from_millis(200);
+/// What a claim holds once its round is answered.
+const ANSWERED: &str = "answered";
+/// The channel that says "call C of replica H was taken over".
+const TAKEN_OVER: &str = "taken-over";
+
+/// Renew a claim only while it is still this holder's.
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0";
+
+/// What claiming a round gave.
+pub enum Claimed {
+    /// This replica answers the round.
+    Mine(RoundClaim),
+    /// The round was answered already (here or elsewhere).
+    AlreadyAnswered,
+}
+
+/// A round this replica is answering. Mark it answered when done; dropped
+/// unanswered (the request was abandoned), its lease lapses and the round
+/// can be answered again.
+pub struct RoundClaim {
+    shared: Arc<Shared>,
+    key: String,
+    answered_for: Duration,
+    renewing: tokio::task::JoinHandle<()>,
+}
+
+impl Shared {
+    /// Claim round `round` (an id unique to the call and round) for this
+    /// replica. When another replica holds it, wait while its lease lasts:
+    /// it either answers (the round is then used) or died (the claim lapses
+    /// and is taken here). An answered claim is kept for `answered_for`,
+    /// the state's own lifetime.
+    pub async fn claim_round(
+        self: &Arc<Self>,
+        round: &str,
+        answered_for: Duration,
+    ) -> Result<Claimed, String> {
+        static HOLDERS: AtomicU64 = AtomicU64::new(0);
+        let holder = format!(
+            "{}:{}",
+            std::process::id(),
+            HOLDERS.fetch_add(1, Ordering::Relaxed)
+        );
+        let key = self.key(&format!("round:{round}"));
+        let give_up = Instant::now() + LEASE + LEASE;
+        loop {
+            let set: Option<String> = self
+                .query(
+                    "to claim a round",
+                    redis::cmd("SET")
+                        .arg(&key)
+                        .arg(&holder)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(LEASE.as_millis() as u64),
+                )
+                .await?;
+            if set.is_some() {
+                let renewing = tokio::spawn(renew(self.clone(), key.clone(), holder));
+                return Ok(Claimed::Mine(RoundClaim {
+                    shared: self.clone(),
+                    key,
+                    answered_for,
+                    renewing,
+                }));
+            }
+            let held: Option<String> = self
+                .query("to read a round's claim", redis::cmd("GET").arg(&key))
+                .await?;
+            match held.as_deref() {
+                Some(ANSWERED) => return Ok(Claimed::AlreadyAnswered),
+                // Lapsed between the two commands: claim it.
+                None => continue,
+                Some(_) if Instant::now() < give_up => tokio::time::sleep(WAIT_STEP).await,
+                Some(_) => {
+                    return Err(
+                        "another replica is still answering this round; try again in a few seconds"
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether the run of call `call` that asks is the first to write its
+    /// appends (it writes them), or another run wrote them already (it
+    /// must not). Remembered for `remember_for`.
+    pub async fn first_to_commit(
+        &self,
+        call: &str,
+        remember_for: Duration,
+    ) -> Result<bool, String> {
+        let set: Option<String> = self
+            .query(
+                "to record that a call's appends are written",
+                redis::cmd("SET")
+                    .arg(self.key(&format!("committed:{call}")))
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(remember_for.as_millis().max(1) as u64),
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Tell replica `host` that its parked call `call` was taken over here.
+    pub async fn announce_takeover(&self, host: &str, call: u64) {
+        let sent: Result<i64, String> = self
+            .query(
+                "to announce a takeover",
+                redis::cmd("PUBLISH")
+                    .arg(self.key(TAKEN_OVER))
+                    .arg(format!("{host} {call}")),
+            )
+            .await;
+        if let Err(why) = sent {
+            tracing::warn!("{why}; the replica that parked the call keeps it until it expires");
+        }
+    }
+
+    /// Call `taken(call)` for each of `host`'s calls another replica takes
+    /// over, for as long as `taken` returns true. Reconnects after errors.
+    pub fn on_takeovers(
+        self: &Arc<Self>,
+        host: String,
+        taken: impl Fn(u64) -> bool + Send + 'static,
+    ) {
+        let shared = self.clone();
+        tokio::spawn(async move {
+            let channel = shared.key(TAKEN_OVER);
+            loop {
+                match shared.client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if let Err(error) = pubsub.subscribe(&channel).await {
+                            tracing::warn!("cannot subscribe to takeovers in Redis: {error}");
+                        } else {
+                            let mut messages = pubsub.on_message();
+                            while let Some(message) = messages.next().await {
+                                let Ok(text) = message.get_payload::<String>() else {
+                                    continue;
+                                };
+                                let Some((to, call)) = text.split_once(' ') else {
+                                    continue;
+                                };
+                                if to == host
+                                    && let Ok(call) = call.parse()
+                                    && !taken(call)
+                                {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    Err(error) => tracing::warn!("cannot listen for takeovers in Redis: {error}"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+}
+
+impl RoundClaim {
+    /// The round is answered: no replica may answer it again.
+    pub async fn answered(self) {
+        self.renewing.abort();
+        let kept: Result<(), String> = self
+            .shared
+            .query(
+                "to mark a round answered",
+                redis::cmd("SET")
+                    .arg(&self.key)
+                    .arg(ANSWERED)
+                    .arg("PX")
+                    .arg(self.answered_for.as_millis().max(1) as u64),
+            )
+            .await;
+        if let Err(why) = kept {
+            tracing::warn!("{why}; its claim lapses in {} s", LEASE.as_secs());
+        }
+    }
+}
+
+impl Drop for RoundClaim {
+    fn drop(&mut self) {
+        self.renewing.abort();
+    }
+}
+
+async fn renew(shared: Arc<Shared>, key: String, holder: String) {
+    let script = redis::Script::new(RENEW);
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        let mut invocation = script.key(&key);
+        invocation.arg(&holder).arg(LEASE.as_millis() as u64);
+        let renewed: Result<i64, String> = shared.script("to renew a claim", &invocation).await;
+        match renewed {
+            Ok(1) => {}
+            Ok(_) => return,
+            Err(why) => tracing::warn!("{why}"),
+        }
+    }
+}
+
+/// A call's promise to write its staged effects once, whichever of its
+/// runs returns first (a replica may die after writing them and before
+/// answering; the run that replays the call then must not write again).
+#[derive(Clone)]
+pub struct CommitOnce {
+    shared: Arc<Shared>,
+    /// The call, as all its runs know it (its origin's nonce).
+    call: String,
+    remember_for: Duration,
+}
+
+impl CommitOnce {
+    pub fn new(shared: Arc<Shared>, call: String, remember_for: Duration) -> Self {
+        CommitOnce {
+            shared,
+            call,
+            remember_for,
+        }
+    }
+
+    /// Whether this run writes the effects.
+    pub async fn first(&self) -> Result<bool, String> {
+        self.shared
+            .first_to_commit(&self.call, self.remember_for)
+            .await
+    }
+}
