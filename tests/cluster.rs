@@ -181,7 +181,7 @@ impl Nginx {
 struct Cluster {
     workspace: Workspace,
     replicas: Vec<HttpServer>,
-    _redis: Redis,
+    redis: Redis,
 }
 
 impl Cluster {
@@ -218,7 +218,7 @@ impl Cluster {
         Cluster {
             workspace,
             replicas,
-            _redis: redis,
+            redis,
         }
     }
 
@@ -414,6 +414,76 @@ async fn a_round_answered_on_two_replicas_completes_once() {
         cluster.workspace.read("report.txt").unwrap(),
         record("twice")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_that_wrote_its_appends_before_its_replica_died_does_not_write_them_again() {
+    let cluster = Cluster::start("", &[]);
+    let on_r1 = cluster.replicas[0]
+        .connect(ScriptedClient::replying("unused").modern())
+        .await;
+    let on_r2 = cluster.replicas[1]
+        .connect(ScriptedClient::replying("unused").modern())
+        .await;
+    let request = report_request("crash");
+    let first = round(&on_r1, request.clone()).await;
+    let second = round(&on_r1, retry(&request, &first, answer("explained-crash"))).await;
+    let last = retry(&request, &second, answer("rated"));
+    let end = on_r1.call_tool_once(last.clone()).await.unwrap();
+    assert!(matches!(end, CallToolResponse::Complete(_)));
+    assert_eq!(
+        cluster.workspace.read("report.txt").unwrap(),
+        record("crash")
+    );
+
+    // As if r1 had died after writing, before marking the round answered:
+    // its claim lapses, and the client's retry is replayed on r2.
+    let redis = redis::Client::open(cluster.redis.url.as_str()).unwrap();
+    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
+    let claims: Vec<String> = redis::cmd("KEYS")
+        .arg("wasm-mcp:round:*")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 2, "one claim per answered round: {claims:?}");
+    for claim in &claims {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let held: Option<String> = redis::cmd("GET")
+                .arg(claim)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            if held.as_deref() == Some("answered") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{claim} is never marked answered"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let _: () = redis::cmd("DEL")
+        .arg(&claims)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let again = on_r2.call_tool_once(last).await.unwrap();
+    let CallToolResponse::Complete(result) = again else {
+        panic!("expected the end")
+    };
+    assert_eq!(
+        text(&result),
+        "reported crash",
+        "the replay answers as the first run did"
+    );
+    assert_eq!(
+        cluster.workspace.read("report.txt").unwrap(),
+        record("crash"),
+        "the record is written once"
+    );
+    assert!(cluster.logs().contains("wrote its appends already"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
