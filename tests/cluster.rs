@@ -416,74 +416,136 @@ async fn a_round_answered_on_two_replicas_completes_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_call_that_wrote_its_appends_before_its_replica_died_does_not_write_them_again() {
-    let cluster = Cluster::start("", &[]);
-    let on_r1 = cluster.replicas[0]
-        .connect(ScriptedClient::replying("unused").modern())
-        .await;
-    let on_r2 = cluster.replicas[1]
-        .connect(ScriptedClient::replying("unused").modern())
-        .await;
-    let request = report_request("crash");
-    let first = round(&on_r1, request.clone()).await;
-    let second = round(&on_r1, retry(&request, &first, answer("explained-crash"))).await;
-    let last = retry(&request, &second, answer("rated"));
-    let end = on_r1.call_tool_once(last.clone()).await.unwrap();
-    assert!(matches!(end, CallToolResponse::Complete(_)));
-    assert_eq!(
-        cluster.workspace.read("report.txt").unwrap(),
-        record("crash")
-    );
+/// Redis as the replicas see it, for tests that play a replica dying.
+struct Store(redis::aio::MultiplexedConnection);
 
-    // As if r1 had died after writing, before marking the round answered:
-    // its claim lapses, and the client's retry is replayed on r2.
-    let redis = redis::Client::open(cluster.redis.url.as_str()).unwrap();
-    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
-    let claims: Vec<String> = redis::cmd("KEYS")
-        .arg("wasm-mcp:round:*")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(claims.len(), 2, "one claim per answered round: {claims:?}");
-    for claim in &claims {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let held: Option<String> = redis::cmd("GET")
-                .arg(claim)
-                .query_async(&mut redis)
-                .await
-                .unwrap();
-            if held.as_deref() == Some("answered") {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{claim} is never marked answered"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+impl Store {
+    async fn open(url: &str) -> Self {
+        let client = redis::Client::open(url).unwrap();
+        Store(client.get_multiplexed_async_connection().await.unwrap())
     }
-    let _: () = redis::cmd("DEL")
-        .arg(&claims)
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    let again = on_r2.call_tool_once(last).await.unwrap();
-    let CallToolResponse::Complete(result) = again else {
-        panic!("expected the end")
+
+    async fn keys(&mut self, pattern: &str) -> Vec<String> {
+        redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async(&mut self.0)
+            .await
+            .unwrap()
+    }
+
+    async fn get(&mut self, key: &str) -> Option<String> {
+        redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut self.0)
+            .await
+            .unwrap()
+    }
+
+    async fn set(&mut self, key: &str, value: &str) {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .query_async(&mut self.0)
+            .await
+            .unwrap();
+    }
+
+    /// As if the replica that answered the call's rounds had died before
+    /// marking them answered: their claims lapse.
+    async fn forget_round_claims(&mut self) {
+        let claims = self.keys("wasm-mcp:round:*").await;
+        assert!(!claims.is_empty(), "the answered rounds are claimed");
+        for claim in &claims {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while self.get(claim).await.as_deref() != Some("answered") {
+                assert!(
+                    Instant::now() < deadline,
+                    "{claim} is never marked answered"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let _: () = redis::cmd("DEL")
+            .arg(&claims)
+            .query_async(&mut self.0)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_dying_at_any_point_of_a_commit_neither_loses_nor_doubles_the_record() {
+    let cluster = Cluster::start("", &[]);
+    let mut clients = Vec::new();
+    for replica in &cluster.replicas {
+        clients.push(
+            replica
+                .connect(ScriptedClient::replying("unused").modern())
+                .await,
+        );
+    }
+    let request = report_request("crash");
+    let first = round(&clients[0], request.clone()).await;
+    let second = round(
+        &clients[0],
+        retry(&request, &first, answer("explained-crash")),
+    )
+    .await;
+    let last = retry(&request, &second, answer("rated"));
+    let finish = |on: usize| {
+        let (client, last) = (&clients[on], last.clone());
+        async move {
+            match client.call_tool_once(last).await.unwrap() {
+                CallToolResponse::Complete(result) => text(&result),
+                _ => panic!("expected the end"),
+            }
+        }
     };
+    assert_eq!(finish(0).await, "reported crash");
+    let report = cluster.workspace.path("report.txt");
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), record("crash"));
+    let mut store = Store::open(&cluster.redis.url).await;
+    let commit = store.keys("wasm-mcp:committed:*").await.pop().unwrap();
+    assert_eq!(store.get(&commit).await.as_deref(), Some("written"));
+
+    // 1. It died after writing and recording it, before answering: the
+    // client's retry is replayed on r2, which writes nothing.
+    store.forget_round_claims().await;
     assert_eq!(
-        text(&result),
+        finish(1).await,
         "reported crash",
         "the replay answers as the first run did"
     );
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), record("crash"));
+    // (Logs arrive through a pipe: give them a moment.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !cluster.logs().contains("wrote its appends already") {
+        assert!(
+            Instant::now() < deadline,
+            "r2 did not say why it wrote nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // 2. It died after writing, before recording that it had: the replay
+    // finds the record in the file after where the file ended, and writes
+    // nothing.
+    store.forget_round_claims().await;
+    store.set(&commit, r#"pending {"report.txt":0}"#).await;
+    assert_eq!(finish(2).await, "reported crash");
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), record("crash"));
+
+    // 3. It died after recording that it begins, before writing: the
+    // replay finds nothing after where the file ended, and writes it.
+    store.forget_round_claims().await;
+    std::fs::write(&report, "earlier\n").unwrap();
+    store.set(&commit, r#"pending {"report.txt":8}"#).await;
+    assert_eq!(finish(0).await, "reported crash");
     assert_eq!(
-        cluster.workspace.read("report.txt").unwrap(),
-        record("crash"),
-        "the record is written once"
+        std::fs::read_to_string(&report).unwrap(),
+        format!("earlier\n{}", record("crash"))
     );
-    assert!(cluster.logs().contains("wrote its appends already"));
+    assert_eq!(store.get(&commit).await.as_deref(), Some("written"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -83,7 +83,11 @@ fn main() {
             parked(&plugins).await;
         }
         if runs("resume") {
-            resume(&plugins).await;
+            resume(&plugins, None).await;
+            // The same with the replicas sharing Redis: each retry claims its
+            // round there, and each call records its commit.
+            let redis = RedisServer::start();
+            resume(&plugins, Some(&redis.url)).await;
         }
         if runs("startup") {
             startup(&plugins).await;
@@ -1067,7 +1071,7 @@ async fn parked(_plugins: &Path) {
 /// A 2026-07-28 call of two rounds (`ask_with_random`), resumed where it
 /// parked (the fast path) or by replay on another process sharing the state
 /// key, and the size of `requestState` per round.
-async fn resume(plugins: &Path) {
+async fn resume(plugins: &Path, redis: Option<&str>) {
     let count = scaled(300, 30);
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("state.keys");
@@ -1081,16 +1085,19 @@ async fn resume(plugins: &Path) {
         ),
     )
     .unwrap();
-    let args = [
+    let mut args = vec![
         "--config",
         config.to_str().unwrap(),
         "--state-key-file",
         keys.to_str().unwrap(),
-        // A call replayed elsewhere leaves its first run parked here until
-        // it expires, holding a slot of this one client.
+        // Without Redis, a call replayed elsewhere leaves its first run
+        // parked here until it expires, holding a slot of this one client.
         "--max-client-calls",
         "1000",
     ];
+    if let Some(url) = redis {
+        args.extend(["--redis", url]);
+    }
     let (a, b) = (serve_http(dir.path(), &args), serve_http(dir.path(), &args));
     let to_a = Client::new(true)
         .connect(keep_alive_transport(&a.url))
@@ -1161,7 +1168,12 @@ async fn resume(plugins: &Path) {
             second.request_state.as_ref().map_or(0, String::len),
         );
     }
-    println!("## Resuming a 2026-07-28 call: where it parked, or replayed elsewhere\n");
+    let shared = if redis.is_some() {
+        "with `--redis` (a local redis-server)"
+    } else {
+        "without Redis"
+    };
+    println!("## Resuming a 2026-07-28 call: where it parked, or replayed elsewhere, {shared}\n");
     println!(
         "`ask_with_random` (two sampling rounds; answers of ~500 bytes), HTTP keep-alive, {count} calls, alternately resumed where they parked and replayed, latency of each retry:\n"
     );
@@ -1190,6 +1202,45 @@ async fn resume(plugins: &Path) {
     );
     let _ = to_a.cancel().await;
     let _ = to_b.cancel().await;
+}
+
+/// A `redis-server` on a free loopback port, keeping nothing on disk;
+/// stopped on drop.
+struct RedisServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("the resume bench needs redis-server (apt-get install redis-server)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        RedisServer {
+            child,
+            url: format!("redis://127.0.0.1:{port}/0"),
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 // ---------------------------------------------------------------- startup

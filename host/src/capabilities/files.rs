@@ -208,6 +208,44 @@ impl Grants {
         self.append_or_check(plugin, path, data, Some(pending))
     }
 
+    /// The size of granted file `path` now (0 when it does not exist yet):
+    /// where what is appended next lands, at the earliest.
+    pub fn size_now(&self, path: &str) -> u64 {
+        self.read_granted(path)
+            .and_then(|file| file.metadata().ok())
+            .map_or(0, |meta| meta.len())
+    }
+
+    /// Where `data` ends in granted file `path`, if it is there at or after
+    /// offset `from`: to tell whether a run that died mid-commit wrote it.
+    pub fn find_after(&self, path: &str, from: u64, data: &[u8]) -> Option<u64> {
+        use std::io::Read;
+        let mut file = self.read_granted(path)?;
+        file.seek(SeekFrom::Start(from)).ok()?;
+        let mut tail = Vec::new();
+        // A grant's file is at most its quota; read no more than that.
+        let most = self
+            .entries
+            .iter()
+            .map(|g| g.quota_bytes)
+            .max()
+            .unwrap_or(0);
+        file.take(most).read_to_end(&mut tail).ok()?;
+        tail.windows(data.len().max(1))
+            .position(|window| window == data)
+            .map(|at| from + (at + data.len()) as u64)
+    }
+
+    /// Granted file `path`, opened to read (never through a symlink).
+    fn read_granted(&self, path: &str) -> Option<std::fs::File> {
+        check_relative_path(path).ok()?;
+        let (grant, inside) = self.resolve(path)?;
+        let mut options = OpenOptions::new();
+        options.read(true).follow(FollowSymlinks::No).nonblock(true);
+        let file = grant.dir.open_with(inside, &options).ok()?.into_std();
+        file.metadata().ok()?.is_file().then_some(file)
+    }
+
     /// With `check_only`, stop before writing, counting its bytes as used.
     fn append_or_check(
         &self,
@@ -493,6 +531,44 @@ impl Appender {
             staged.appends.clear();
             staged.bytes = 0;
         }
+    }
+
+    /// The size now of each file the staged appends go to.
+    pub fn staged_file_sizes(&self) -> HashMap<String, u64> {
+        let Some(staged) = &self.staged else {
+            return HashMap::new();
+        };
+        staged
+            .appends
+            .iter()
+            .map(|(path, _)| (path.clone(), self.grants.size_now(path)))
+            .collect()
+    }
+
+    /// Commit what an earlier run of this call, which died while committing,
+    /// did not write: each staged append is looked for in its file after
+    /// where that file ended when that run began (`sizes`), in order, and
+    /// written only when it is not there.
+    pub fn commit_missing(&mut self, mut sizes: HashMap<String, u64>) -> Result<(), String> {
+        let Some(staged) = self.staged.as_mut() else {
+            return Ok(());
+        };
+        let appends = std::mem::take(&mut staged.appends);
+        let mut missing = Vec::new();
+        for (path, data) in appends {
+            let from = sizes.get(&path).copied().unwrap_or(0);
+            match self.grants.find_after(&path, from, &data) {
+                Some(end) => {
+                    sizes.insert(path, end);
+                }
+                None => missing.push((path, data)),
+            }
+        }
+        tracing::info!(plugin = %self.plugin, missing = missing.len(), "finishing the commit of a run that died while committing");
+        if let Some(staged) = self.staged.as_mut() {
+            staged.appends = missing;
+        }
+        self.commit()
     }
 
     pub fn commit(&mut self) -> Result<(), String> {

@@ -36,6 +36,7 @@ use crate::capabilities::settings::Settings;
 use crate::config::{
     ComponentSource, Config, ElicitationPolicy, Limits, PluginConfig, RootsPolicy, SamplingPolicy,
 };
+use crate::shared::Commit;
 use exports::{Answered, CompletionTarget, ListedTool, Offers, OutputSchema, Refusal, World};
 pub use state::{CallContext, CallState};
 
@@ -675,18 +676,21 @@ impl Plugin {
             if returned.is_ok() {
                 let files = &mut store.data_mut().files;
                 if let Some(once) = commit_once.filter(|_| files.has_staged()) {
-                    match once.first().await {
-                        Ok(true) => {}
-                        Ok(false) => {
+                    let sizes = files.staged_file_sizes();
+                    let written = match once.begin(&sizes).await {
+                        Ok(Commit::First) => files.commit(),
+                        Ok(Commit::Written) => {
                             tracing::info!(plugin = %self.name, "an earlier run of this call wrote its appends already; not writing them again");
-                            store.data_mut().files.discard_staged();
+                            files.discard_staged();
+                            Ok(())
                         }
-                        Err(why) => {
-                            return Err(CallFailure::Failed(format!(
-                                "the call returned, but its appends were not written: {why}"
-                            )));
-                        }
-                    }
+                        Ok(Commit::Interrupted(sizes)) => files.commit_missing(sizes),
+                        Err(why) => Err(format!(
+                            "the call returned, but its appends were not written: {why}"
+                        )),
+                    };
+                    written.map_err(|why| CallFailure::Failed(cap_text(why, result_limit)))?;
+                    once.written().await;
                 }
                 if let Err(why) = store.data_mut().files.commit() {
                     return Err(CallFailure::Failed(cap_text(why, result_limit)));

@@ -25,7 +25,7 @@ use anyhow::{Context, Result};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use budget::Refusal;
-pub use rounds::{Claimed, CommitOnce, RoundClaim};
+pub use rounds::{Claimed, Commit, CommitOnce, RoundClaim};
 
 /// How long one Redis command may take before what needed it fails.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(2);

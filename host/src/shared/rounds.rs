@@ -9,6 +9,7 @@
 //! lease lapses within [`LEASE`], and the client's retry (or the
 //! balancer's) is answered elsewhere.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -111,28 +112,6 @@ impl Shared {
         }
     }
 
-    /// Whether the run of call `call` that asks is the first to write its
-    /// appends (it writes them), or another run wrote them already (it
-    /// must not). Remembered for `remember_for`.
-    pub async fn first_to_commit(
-        &self,
-        call: &str,
-        remember_for: Duration,
-    ) -> Result<bool, String> {
-        let set: Option<String> = self
-            .query(
-                "to record that a call's appends are written",
-                redis::cmd("SET")
-                    .arg(self.key(&format!("committed:{call}")))
-                    .arg(1)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(remember_for.as_millis().max(1) as u64),
-            )
-            .await?;
-        Ok(set.is_some())
-    }
-
     /// Tell replica `host` that its parked call `call` was taken over here.
     pub async fn announce_takeover(&self, host: &str, call: u64) {
         let sent: Result<i64, String> = self
@@ -231,9 +210,35 @@ async fn renew(shared: Arc<Shared>, key: String, holder: String) {
     }
 }
 
-/// A call's promise to write its staged effects once, whichever of its
-/// runs returns first (a replica may die after writing them and before
-/// answering; the run that replays the call then must not write again).
+/// Begin a call's commit, unless a run of it began one already.
+/// KEYS: the call's commit record. ARGV: where its files end now (JSON),
+/// how long to keep the record. Returns the record found, or nil.
+const BEGIN_COMMIT: &str = r"
+local found = redis.call('GET', KEYS[1])
+if found then
+  return found
+end
+redis.call('SET', KEYS[1], 'pending ' .. ARGV[1], 'PX', ARGV[2])
+return false";
+
+/// What a run of a call finds when it comes to write its staged effects.
+pub enum Commit {
+    /// It is the first: write them.
+    First,
+    /// Another run wrote them: write nothing.
+    Written,
+    /// Another run began writing them and died: write what it did not,
+    /// looking after where each file ended when it began (path → size).
+    Interrupted(HashMap<String, u64>),
+}
+
+/// A call's staged effects, written once whichever of its runs returns
+/// (a replica may die after writing them and before answering, and the
+/// run that replays the call must not write them again). A run records
+/// where its files end before it writes, and that it wrote after: a run
+/// that finds the first record without the second looks in the files for
+/// what was written, so a crash at any instant neither loses nor doubles
+/// a record.
 #[derive(Clone)]
 pub struct CommitOnce {
     shared: Arc<Shared>,
@@ -251,10 +256,55 @@ impl CommitOnce {
         }
     }
 
-    /// Whether this run writes the effects.
-    pub async fn first(&self) -> Result<bool, String> {
-        self.shared
-            .first_to_commit(&self.call, self.remember_for)
-            .await
+    fn key(&self) -> String {
+        self.shared.key(&format!("committed:{}", self.call))
+    }
+
+    /// Record that this run begins writing, its files ending at `sizes`,
+    /// unless another run did.
+    pub async fn begin(&self, sizes: &HashMap<String, u64>) -> Result<Commit, String> {
+        let script = redis::Script::new(BEGIN_COMMIT);
+        let mut invocation = script.key(self.key());
+        invocation
+            .arg(serde_json::to_string(sizes).unwrap_or_default())
+            .arg(self.remember_for.as_millis().max(1) as u64);
+        let found: Option<String> = self
+            .shared
+            .script(
+                "to record that a call's appends are being written",
+                &invocation,
+            )
+            .await?;
+        Ok(match found.as_deref() {
+            None => Commit::First,
+            Some(WRITTEN) => Commit::Written,
+            Some(other) => Commit::Interrupted(
+                other
+                    .strip_prefix("pending ")
+                    .and_then(|sizes| serde_json::from_str(sizes).ok())
+                    .unwrap_or_default(),
+            ),
+        })
+    }
+
+    /// Record that the effects are written.
+    pub async fn written(&self) {
+        let recorded: Result<(), String> = self
+            .shared
+            .query(
+                "to record that a call's appends are written",
+                redis::cmd("SET")
+                    .arg(self.key())
+                    .arg(WRITTEN)
+                    .arg("PX")
+                    .arg(self.remember_for.as_millis().max(1) as u64),
+            )
+            .await;
+        if let Err(why) = recorded {
+            tracing::warn!("{why}");
+        }
     }
 }
+
+/// A commit record once its run wrote everything.
+const WRITTEN: &str = "written";
