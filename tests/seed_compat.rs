@@ -17,32 +17,6 @@ use serde_json::Value;
 /// The Python SDK release line the seed was written for (session sampling).
 const SEED_SDK: &str = "1.30.0";
 
-/// Run the scripted Python client; return its sampling requests and result.
-fn run_client(python: &Path, args: &[&str], cwd: &Path) -> (Vec<Value>, Value) {
-    let output = Command::new(python)
-        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
-        .current_dir(cwd)
-        .arg(repo_root().join("tests/python/sampling_client.py"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "client failed:\n{stdout}\n{stderr}"
-    );
-    assert!(!stderr.contains("Session termination failed"), "{stderr}");
-    let mut lines = stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap());
-    let requests = lines.next().unwrap()["sampling_requests"]
-        .as_array()
-        .unwrap()
-        .clone();
-    (requests, lines.next().unwrap())
-}
-
 struct Reference(Child);
 
 impl Drop for Reference {
@@ -78,20 +52,6 @@ fn start_reference(python: &Path, cwd: &Path) -> (Reference, String) {
     (Reference(child), format!("http://127.0.0.1:{port}/mcp"))
 }
 
-fn assert_seed_shaped(requests: &[Value]) {
-    assert_eq!(requests.len(), 1, "{requests:?}");
-    let request = &requests[0];
-    assert_eq!(request["maxTokens"], 100);
-    // The seed's client reads `params.messages[0].content.text`.
-    assert_eq!(request["messages"][0]["role"], "user");
-    assert_eq!(
-        request["messages"][0]["content"]["text"],
-        format!(
-            "You are a Site Reliability Engineer. Explain this log error in one concise sentence: {DEADLOCK}"
-        )
-    );
-}
-
 #[test]
 fn the_seed_client_gets_the_same_report_from_wasm_mcp_as_from_fastmcp() {
     let python = python_with_mcp(SEED_SDK);
@@ -99,7 +59,7 @@ fn the_seed_client_gets_the_same_report_from_wasm_mcp_as_from_fastmcp() {
 
     let fastmcp = Workspace::new();
     let (_reference, reference_url) = start_reference(&python, fastmcp.dir.path());
-    let (_, expected) = run_client(
+    let (_, expected) = run_sampling_client(
         &python,
         &["http", &reference_url, DEADLOCK, answer],
         fastmcp.dir.path(),
@@ -107,7 +67,7 @@ fn the_seed_client_gets_the_same_report_from_wasm_mcp_as_from_fastmcp() {
 
     let ours = Workspace::new();
     let server = HttpServer::start(None, ours.dir.path());
-    let (requests, result) = run_client(
+    let (requests, result) = run_sampling_client(
         &python,
         &["http", &server.url, DEADLOCK, answer],
         ours.dir.path(),
@@ -132,7 +92,7 @@ fn the_seed_client_gets_the_same_report_from_wasm_mcp_as_from_fastmcp() {
 fn the_seed_client_works_over_stdio() {
     let python = python_with_mcp(SEED_SDK);
     let workspace = Workspace::new();
-    let (requests, result) = run_client(
+    let (requests, result) = run_sampling_client(
         &python,
         &[
             "stdio",

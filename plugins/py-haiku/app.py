@@ -1,52 +1,103 @@
-"""A wasm-mcp plugin in Python: proof that the WIT is the only contract.
+"""Haiku tools: a tour of wasm-mcp's Python SDK.
 
-Built with componentize-py (from PyPI) against ../../wit/plugin.wit:
-
-    componentize-py -d ../../wit -w tool-plugin componentize app -o py_haiku.wasm
-
-`haiku(topic)` asks the calling client's LLM for a haiku, keeps it in
-`haiku.txt`, and returns it.
+Build:  python -m wasm_mcp build app.py -o py_haiku.wasm
+Serve:  [[plugin]] component = "py_haiku.wasm", append = ["haiku.txt"]
 """
 
-import json
+import base64
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
-from componentize_py_types import Err
-from wit_world import exports
-from wit_world.exports.tools import CallError_Failed, CallError_InvalidArguments, Tool
-from wit_world.imports import files, sampling
+from wasm_mcp import (
+    Field,
+    Image,
+    InvalidArguments,
+    ResourceLink,
+    Sample,
+    Text,
+    ToolError,
+    ToolResult,
+    append,
+    elicit,
+    log,
+    progress,
+    tool,
+)
 
-SCHEMA = {
-    "type": "object",
-    "properties": {"topic": {"type": "string", "description": "What the haiku is about."}},
-    "required": ["topic"],
-}
+# A red 1x1 PNG: the seal on a signed haiku.
+SEAL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
 
 
-class Tools(exports.Tools):
-    def list_tools(self):
-        return [Tool("haiku", None, "Writes a haiku with the client's LLM and keeps it.", json.dumps(SCHEMA))]
+@tool(destructive=False)
+def haiku(topic: str, mood: Literal["calm", "playful", "dark"] = "calm") -> str:
+    """Writes a haiku with the client's LLM and keeps it in haiku.txt.
 
-    def call(self, name, arguments):
-        if name != "haiku":
-            raise Err(CallError_InvalidArguments(f"unknown tool `{name}`"))
-        topic = json.loads(arguments).get("topic")
-        if not isinstance(topic, str):
-            raise Err(CallError_InvalidArguments("`topic` must be a string"))
-        request = sampling.Request(
-            messages=[sampling.Message(sampling.Role.USER, [sampling.Content_Text(f"Write a haiku about {topic}.")])],
-            system_prompt="You are a poet. Answer with the haiku only.",
-            max_tokens=60,
-            temperature=None,
-            stop_sequences=[],
-            model_preferences=None,
-        )
-        try:
-            response = sampling.sample(request)
-        except Err as error:
-            raise Err(CallError_Failed(f"sampling failed: {error.value}"))
-        poem = "".join(part.value for part in response.content if isinstance(part, sampling.Content_Text))
-        try:
-            files.append("haiku.txt", (poem + "\n\n").encode())
-        except Err as error:
-            raise Err(CallError_Failed(f"append failed: {error.value}"))
-        return poem
+    Args:
+        topic: What the haiku is about.
+        mood: The tone of the poem.
+    """
+    if not topic.strip():
+        raise InvalidArguments("`topic` is empty: say what the haiku is about")
+    progress(0, 2, "asking the model")
+    poem = (
+        Sample(f"Write a {mood} haiku about {topic}.")
+        .system("You are a poet. Answer with the haiku only.")
+        .max_tokens(60)
+        .send()
+        .text
+    )
+    progress(1, 2, "keeping it")
+    append("haiku.txt", poem + "\n\n")
+    log.info(f"kept a {mood} haiku about {topic}")
+    return poem
+
+
+@dataclass
+class Syllables:
+    """How a poem's lines count."""
+
+    lines: list[int]
+    total: int
+    classic: bool = field(metadata={"description": "Whether the lines count 5, 7, 5."})
+
+
+def _syllables(word: str) -> int:
+    groups, previous = 0, False
+    for letter in word.lower():
+        vowel = letter in "aeiouy"
+        groups += vowel and not previous
+        previous = vowel
+    if word.lower().endswith("e") and groups > 1:
+        groups -= 1
+    return max(groups, 1) if any(c.isalpha() for c in word) else 0
+
+
+@tool(read_only=True)
+def count_syllables(poem: Annotated[str, Field(description="The poem, one line per line.", min_length=1)]) -> Syllables:
+    """Counts the syllables of each line of a poem (an English estimate)."""
+    counts = [sum(_syllables(word) for word in line.split()) for line in poem.splitlines() if line.strip()]
+    if not any(counts):
+        raise ToolError("the poem has no words to count")
+    return Syllables(lines=counts, total=sum(counts), classic=counts == [5, 7, 5])
+
+
+@dataclass
+class Signature:
+    author: Annotated[str, Field(description="The name to sign with.")]
+    stamp: bool = True
+
+
+@tool
+def sign(poem: str):
+    """Asks the user who signs a poem, then keeps the signed poem in haiku.txt."""
+    answer = elicit("Who signs this haiku?", Signature)
+    if not answer.accepted:
+        return ToolResult([Text(f"Left unsigned: the user chose to {answer.action}.")], is_error=True)
+    signed = f"{poem}\n  -- {answer.data.author}"
+    append("haiku.txt", signed + "\n\n")
+    blocks = [Text(signed), ResourceLink("file:///haiku.txt", "haiku.txt", mime_type="text/plain")]
+    if answer.data.stamp:
+        blocks.append(Image(SEAL, "image/png", audience=["user"]))
+    return blocks

@@ -4,6 +4,7 @@
 #![allow(dead_code, deprecated)]
 
 pub mod fake_llm;
+pub mod sdks;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -760,6 +761,49 @@ pub fn python_with_mcp(version: &str) -> PathBuf {
         .arg(format!("mcp=={version}")));
     std::fs::write(marker, version).unwrap();
     python
+}
+
+/// Run `tests/python/sampling_client.py` (a client shaped like the seed's,
+/// on the Python SDK that `python` has); return its sampling requests and
+/// the tool's result.
+pub fn run_sampling_client(python: &Path, args: &[&str], cwd: &Path) -> (Vec<Value>, Value) {
+    let output = Command::new(python)
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+        .current_dir(cwd)
+        .arg(repo_root().join("tests/python/sampling_client.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "client failed:\n{stdout}\n{stderr}"
+    );
+    assert!(!stderr.contains("Session termination failed"), "{stderr}");
+    let mut lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap());
+    let requests = lines.next().unwrap()["sampling_requests"]
+        .as_array()
+        .unwrap()
+        .clone();
+    (requests, lines.next().unwrap())
+}
+
+/// The seed's one sampling request for [`DEADLOCK`], as its client reads it.
+pub fn assert_seed_shaped(requests: &[Value]) {
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let request = &requests[0];
+    assert_eq!(request["maxTokens"], 100);
+    // The seed's client reads `params.messages[0].content.text`.
+    assert_eq!(request["messages"][0]["role"], "user");
+    assert_eq!(
+        request["messages"][0]["content"]["text"],
+        format!(
+            "You are a Site Reliability Engineer. Explain this log error in one concise sentence: {DEADLOCK}"
+        )
+    );
 }
 
 /// A bare streamable-HTTP client, like many real ones: it never opens the

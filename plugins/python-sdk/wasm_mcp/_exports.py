@@ -14,6 +14,10 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports import prompts, tools
 
+# Every import the SDK may call, loaded while the component is built:
+# componentize-py keeps only the imported interfaces the app loaded then.
+from wit_world.imports import content, elicitation, files, logging, progress, roots, sampling  # noqa: F401
+
 from ._content import to_tool_result
 from ._host import ToolError, log
 from ._schema import InvalidArguments
