@@ -12,7 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
 
 /// The Python SDK release line the seed was written for (session sampling).
 const SEED_SDK: &str = "1.30.0";
