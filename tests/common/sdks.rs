@@ -79,3 +79,65 @@ pub fn python_plugin(name: &str) -> PathBuf {
     }
     output
 }
+
+/// Copy `from` into `to`, following symlinks (the SDKs link the repo's
+/// `wit/`), leaving out installed packages and built components.
+fn copy_sources(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let source = entry.path();
+        if name == "node_modules" || source.extension().is_some_and(|e| e == "wasm") {
+            continue;
+        }
+        if std::fs::metadata(&source).unwrap().is_dir() {
+            copy_sources(&source, &to.join(&name));
+        } else {
+            std::fs::copy(&source, to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// `plugins/`'s npm workspaces (the TypeScript SDK and its example), copied
+/// to `target/node/plugins` with their packages installed from npm there
+/// (kept between runs) and type-checked with `tsc`. Once per test process.
+pub fn node_workspace() -> PathBuf {
+    static READY: OnceLock<PathBuf> = OnceLock::new();
+    READY
+        .get_or_init(|| {
+            let plugins = repo_root().join("plugins");
+            let workspace = repo_root().join("target/node/plugins");
+            for file in ["package.json", "package-lock.json", "tsconfig.json"] {
+                std::fs::create_dir_all(&workspace).unwrap();
+                std::fs::copy(plugins.join(file), workspace.join(file)).unwrap();
+            }
+            for package in ["ts-sdk", "ts-log-archiver"] {
+                let _ = std::fs::remove_dir_all(workspace.join(package).join("src"));
+                copy_sources(&plugins.join(package), &workspace.join(package));
+            }
+            run(Command::new("npm")
+                .current_dir(&workspace)
+                .args(["install", "--no-fund", "--no-audit"]));
+            run(Command::new("npm")
+                .current_dir(&workspace)
+                .args(["run", "check"]));
+            workspace
+        })
+        .clone()
+}
+
+/// The TypeScript example, built with `npm run build` (the SDK's
+/// `wasm-mcp-build`), once per test process.
+pub fn ts_example() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let workspace = node_workspace();
+            run(Command::new("npm")
+                .current_dir(&workspace)
+                .args(["run", "build"]));
+            workspace.join("ts-log-archiver/ts_log_archiver.wasm")
+        })
+        .clone()
+}
