@@ -209,9 +209,8 @@ async fn the_python_example_works_over_both_transports_in_both_eras() {
             );
             let logs = client.logs.lock().unwrap().clone();
             assert!(
-                logs.iter()
-                    .any(|(level, _, message)| level == "info"
-                        && message == "kept a calm haiku about frogs"),
+                logs.iter().any(|(level, _, message)| level == "info"
+                    && message == "kept a calm haiku about frogs"),
                 "{context}: {logs:?}"
             );
 
@@ -263,16 +262,11 @@ async fn the_python_example_works_over_both_transports_in_both_eras() {
             );
             let unsigned = call(session, "sign", json!({"poem": "Old pond"})).await;
             assert_eq!(unsigned.is_error, Some(true));
-            assert_eq!(
-                text(&unsigned),
-                "Left unsigned: the user chose to decline."
-            );
+            assert_eq!(text(&unsigned), "Left unsigned: the user chose to decline.");
 
             assert_eq!(
                 workspace.read("haiku.txt").as_deref(),
-                Some(
-                    "Old pond / a frog jumps in / the sound of water\n\nOld pond\n  -- Bashō\n\n"
-                ),
+                Some("Old pond / a frog jumps in / the sound of water\n\nOld pond\n  -- Bashō\n\n"),
                 "{context}"
             );
         }

@@ -200,3 +200,144 @@ async fn a_new_fetch_plugin_builds_checks_fetches_and_summarises() {
         format!("URL: {url}\nSUMMARY: A portable format.\n\n")
     );
 }
+
+/// `wasm-mcp new NAME --lang LANG`, then every step it prints, run as
+/// printed in the new folder (with `wasm-mcp` on the PATH), but the last,
+/// which waits for a person to answer. Returns (parent, project folder).
+fn create_and_follow(name: &str, lang: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let parent = tempfile::tempdir().unwrap();
+    let created = Command::new(binary())
+        .args(["new", name, "--lang", lang, "--dir"])
+        .arg(parent.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&created.stdout).into_owned();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let project = parent.path().join(name);
+    let steps: Vec<&str> = printed
+        .lines()
+        .skip_while(|line| !line.trim_start().starts_with("cd "))
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    assert!(steps.last().unwrap().contains("--llm human"), "{printed}");
+    let path = format!(
+        "{}:{}",
+        std::path::Path::new(binary()).parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for step in &steps[..steps.len() - 1] {
+        let ran = Command::new("sh")
+            .args(["-c", step])
+            .current_dir(&project)
+            .env("PATH", &path)
+            .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+            .output()
+            .unwrap();
+        assert!(
+            ran.status.success(),
+            "`{step}` failed:\n{}\n{}",
+            String::from_utf8_lossy(&ran.stdout),
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        if step.starts_with("wasm-mcp check") {
+            let stdout = String::from_utf8_lossy(&ran.stdout);
+            assert!(stdout.contains("tool  ask: Answers a question"), "{stdout}");
+        }
+    }
+    (parent, project)
+}
+
+/// The generated `ask` tool samples and keeps its record, in both eras.
+async fn ask_in_both_eras(project: &std::path::Path) {
+    let config = project.join("wasm-mcp.toml");
+    for modern in [false, true] {
+        let client = ScriptedClient::replying("Rayleigh scattering.");
+        let client = if modern { client.modern() } else { client };
+        let session = connect_stdio(client.clone(), Some(&config), project).await;
+        let tools = session.list_all_tools().await.unwrap();
+        let schema = serde_json::to_value(&tools[0].input_schema).unwrap();
+        assert_eq!(
+            schema["properties"]["question"],
+            json!({"type": "string", "description": "What to ask."})
+        );
+        let result = call(&session, "ask", json!({"question": "Why is the sky blue?"})).await;
+        assert_eq!(text(&result), "Rayleigh scattering.");
+        let asked = client.asked.lock().unwrap()[0].clone();
+        assert_eq!(
+            asked.system_prompt.as_deref(),
+            Some("Answer in one short paragraph.")
+        );
+        assert_eq!(asked.max_tokens, 300);
+        let wrong = call(&session, "ask", json!({"question": 42})).await;
+        assert_eq!(wrong.is_error, Some(true));
+        assert!(text(&wrong).contains("question"), "{}", text(&wrong));
+    }
+    assert_eq!(
+        std::fs::read_to_string(project.join("answers.txt")).unwrap(),
+        "Q: Why is the sky blue?\nA: Rayleigh scattering.\n\n".repeat(2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_python_plugin_builds_checks_and_answers_as_printed() {
+    let (_parent, project) = create_and_follow("hello-py", "python");
+    assert!(
+        project.join(".venv/bin/python").exists(),
+        "the toolchain is in the project"
+    );
+    ask_in_both_eras(&project).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_typescript_plugin_builds_checks_and_answers_as_printed() {
+    let (_parent, project) = create_and_follow("hello-ts", "ts");
+    assert!(
+        project
+            .join("node_modules/@bytecodealliance/componentize-js")
+            .exists(),
+        "the toolchain is in the project"
+    );
+    // The generated project type-checks against the types made from the WIT.
+    let checked = Command::new("npm")
+        .args(["run", "check"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+    ask_in_both_eras(&project).await;
+}
+
+#[test]
+fn the_fetch_template_is_refused_outside_rust_with_a_way_forward() {
+    let parent = tempfile::tempdir().unwrap();
+    let refused = Command::new(binary())
+        .args([
+            "new",
+            "x",
+            "--lang",
+            "python",
+            "--template",
+            "fetch",
+            "--dir",
+        ])
+        .arg(parent.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("use `--lang rust`"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!parent.path().join("x").exists());
+}

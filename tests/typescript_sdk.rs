@@ -134,8 +134,12 @@ async fn the_typescript_example_works_over_both_transports_in_both_eras() {
             );
 
             // Structured output from the Sample builder, with progress and logs.
-            let mut rate = CallToolRequestParams::new("classify_log_entry")
-                .with_arguments(json!({"log_line": "disk full"}).as_object().unwrap().clone());
+            let mut rate = CallToolRequestParams::new("classify_log_entry").with_arguments(
+                json!({"log_line": "disk full"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            );
             // A modern call asks for logs in its `_meta`.
             let mut meta = RequestMetaObject::default();
             meta.set_log_level(LoggingLevel::Info);
@@ -162,8 +166,9 @@ async fn the_typescript_example_works_over_both_transports_in_both_eras() {
             );
             let logs = client.logs.lock().unwrap().clone();
             assert!(
-                logs.iter()
-                    .any(|(level, _, message)| level == "info" && message == "rated high: disk full"),
+                logs.iter().any(
+                    |(level, _, message)| level == "info" && message == "rated high: disk full"
+                ),
                 "{context}: {logs:?}"
             );
 
@@ -199,8 +204,7 @@ async fn the_typescript_example_works_over_both_transports_in_both_eras() {
             assert_eq!(blocks[2]["resource"]["uri"], "incident://latest");
             assert_eq!(blocks[2]["resource"]["text"], "disk full");
             assert_eq!(blocks[2]["annotations"]["audience"], json!(["user"]));
-            let form: Value =
-                serde_json::to_value(&client.elicited.lock().unwrap()[0]).unwrap();
+            let form: Value = serde_json::to_value(&client.elicited.lock().unwrap()[0]).unwrap();
             assert_eq!(form["message"], "Who owns \"disk full\"?");
             assert_eq!(
                 form["requestedSchema"]["properties"]["team"]["enum"],
@@ -208,10 +212,7 @@ async fn the_typescript_example_works_over_both_transports_in_both_eras() {
             );
             let declined = call(session, "assign_incident", json!({"summary": "again"})).await;
             assert_eq!(declined.is_error, Some(true));
-            assert_eq!(
-                text(&declined),
-                "Not filed: the user chose to decline."
-            );
+            assert_eq!(text(&declined), "Not filed: the user chose to decline.");
             assert_eq!(
                 workspace.read("incidents.txt").as_deref(),
                 Some("storage (paged): disk full\n"),

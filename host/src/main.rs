@@ -189,15 +189,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Create a plugin crate NAME (guest SDK, WIT and a config entry included)
-    /// that builds for wasm32-wasip2 as generated.
+    /// Create a plugin project NAME (its language's SDK, the WIT and a config
+    /// entry included) that builds as generated.
     New {
         name: String,
         /// The folder to create it in.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// The language: `rust` (cargo), `python` (componentize-py from PyPI)
+        /// or `ts` (componentize-js from npm).
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: scaffold::Lang,
         /// What it starts as: `ask` (sampling) or `fetch` (fetches a granted
-        /// page and summarises it).
+        /// page and summarises it; Rust only).
         #[arg(long, value_enum, default_value = "ask")]
         template: scaffold::Template,
     },
@@ -265,19 +269,15 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::New {
             name,
             dir,
+            lang,
             template,
         } => {
-            let created = scaffold::new_plugin(&name, &dir, template)?;
-            let try_it = match template {
-                scaffold::Template::Ask => "ask --arg question=\"Why is the sky blue?\"",
-                scaffold::Template::Fetch => {
-                    "summarize --arg url=https://en.wikipedia.org/wiki/WebAssembly"
-                }
-            };
+            let created = scaffold::new_plugin(&name, &dir, lang, template)?;
             println!(
-                "Created {path}. Next:\n  cd {path}\n  cargo build --release --target wasm32-wasip2\n  wasm-mcp check --config wasm-mcp.toml\n  wasm-mcp call {try_it} --config wasm-mcp.toml --llm human\n\nTo serve it with other plugins, add this to their config (paths relative to it):\n\n{}",
-                std::fs::read_to_string(created.join("wasm-mcp.toml"))?,
-                path = created.display()
+                "Created {path}. Next:\n  cd {path}\n  {steps}\n\nTo serve it with other plugins, add this to their config (paths relative to it):\n\n{config}",
+                path = created.dir.display(),
+                steps = created.steps,
+                config = created.config,
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -119,6 +119,23 @@ pub fn node_workspace() -> PathBuf {
             run(Command::new("npm")
                 .current_dir(&workspace)
                 .args(["install", "--no-fund", "--no-audit"]));
+            // The committed declarations are what jco makes of today's WIT.
+            run(Command::new("npm")
+                .current_dir(&workspace)
+                .args(["run", "types", "-w", "@wasm-mcp/sdk"]));
+            let generated = workspace.join("ts-sdk/types");
+            let committed = plugins.join("ts-sdk/types");
+            for file in ["plugin.d.ts".to_string()].into_iter().chain(
+                std::fs::read_dir(generated.join("interfaces"))
+                    .unwrap()
+                    .map(|e| format!("interfaces/{}", e.unwrap().file_name().to_string_lossy())),
+            ) {
+                assert_eq!(
+                    std::fs::read_to_string(generated.join(&file)).unwrap(),
+                    std::fs::read_to_string(committed.join(&file)).unwrap_or_default(),
+                    "plugins/ts-sdk/types/{file} is stale: run `npm run types -w @wasm-mcp/sdk` in plugins/"
+                );
+            }
             run(Command::new("npm")
                 .current_dir(&workspace)
                 .args(["run", "check"]));
