@@ -10,7 +10,9 @@
 //! - 10,000 calls parked in `sample()` at once, in both eras: RSS and the time
 //!   to resume them all;
 //! - start to the first `tools/list` with 10 plugins, cold and warm cache;
-//!   idle RSS.
+//!   idle RSS;
+//! - the same tool (the log archiver) in Rust, Python and TypeScript: size,
+//!   compile, cached load, and the wasm step per call.
 //!
 //! Set `BENCH_QUICK=1` for a fast smoke run with small counts, and
 //! `BENCH_PERF=<folder>` to record a `perf` profile of each measured server,
@@ -66,7 +68,7 @@ fn main() {
             .unwrap_or(0),
         cpu_model()
     );
-    // BENCH_ONLY=component|contract|end-to-end|parked|resume|startup runs one section.
+    // BENCH_ONLY=component|contract|end-to-end|parked|resume|startup|languages runs one section.
     let only = std::env::var("BENCH_ONLY").ok();
     let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
     runtime.block_on(async {
@@ -91,6 +93,9 @@ fn main() {
         }
         if runs("startup") {
             startup(&plugins).await;
+        }
+        if runs("languages") {
+            languages(&plugins).await;
         }
     });
 }
@@ -1328,4 +1333,123 @@ async fn startup(plugins: &Path) {
         rss_mib(pid)
     );
     let _ = client.cancel().await;
+}
+
+/// Run `command` in `dir`; panic with its output if it fails.
+fn run_in(dir: &Path, command: &mut Command) {
+    let output = command.current_dir(dir).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The log archiver built with the Python SDK (in `target/python/wasm-mcp-sdk`,
+/// made as the tests make it) and with the TypeScript SDK (`plugins/`' npm
+/// workspaces, installed in place).
+fn sdk_archivers(root: &Path) -> [PathBuf; 2] {
+    let venv = root.join("target/python/wasm-mcp-sdk");
+    if !venv.join("bin/python").exists() {
+        run_in(root, Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    }
+    run_in(
+        root,
+        Command::new(venv.join("bin/python")).args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "./plugins/python-sdk",
+        ]),
+    );
+    let python = root.join("target/python/py_log_archiver_bench.wasm");
+    run_in(
+        &root.join("plugins/py-log-archiver"),
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "wasm_mcp", "build", "app.py", "-o"])
+            .arg(&python),
+    );
+    let plugins = root.join("plugins");
+    run_in(
+        &plugins,
+        Command::new("npm").args(["install", "--no-fund", "--no-audit"]),
+    );
+    run_in(&plugins, Command::new("npm").args(["run", "build"]));
+    [python, plugins.join("ts-log-archiver/ts_log_archiver.wasm")]
+}
+
+async fn languages(plugins: &Path) {
+    println!("## The same tool in Rust, Python and TypeScript (in process)\n");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let [python, typescript] = sdk_archivers(root);
+    let scratch = tempfile::tempdir().unwrap();
+    let calls = scaled(1000, 100);
+    println!(
+        "`process_log_entry` (one sample answered in process, one append); per call: fresh store + instance + guest call, {calls} sequential calls.\n"
+    );
+    println!(
+        "| language | component | compile | load from cache | wasm step p50, pooling | p99 | p50, on demand | p99 |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for (language, component) in [
+        ("Rust (SDK)", plugins.join("log_archiver.wasm")),
+        ("Python (componentize-py 0.25)", python),
+        ("TypeScript (componentize-js 0.23)", typescript),
+    ] {
+        let size = std::fs::metadata(&component).unwrap().len();
+        let config = Config {
+            origin: "bench".into(),
+            plugins: vec![plugin_config("archiver", &component, scratch.path(), 64)],
+            cache_dir: None,
+            llm: None,
+            audit: Default::default(),
+        };
+        let cache_dir = scratch.path().join(format!("cache-{size}"));
+        let load = |cache: bool, allocator: Allocator| {
+            let config = config.clone();
+            let cache = cache.then(|| CompileCache::new(cache_dir.clone()));
+            async move {
+                let options = RuntimeOptions {
+                    cache,
+                    allocator,
+                    ..RuntimeOptions::default()
+                };
+                let started = Instant::now();
+                let runtime = Runtime::load(&config, &options).await.unwrap();
+                (started.elapsed(), runtime)
+            }
+        };
+        let (compile, _) = load(false, Allocator::OnDemand).await;
+        let _ = load(true, Allocator::OnDemand).await; // fill the cache
+        let mut warm = Vec::new();
+        for _ in 0..5 {
+            warm.push(load(true, Allocator::OnDemand).await.0);
+        }
+        let args = json!({"log_line": "ERROR: deadlock detected"}).to_string();
+        let mut steps = Vec::new();
+        for allocator in [Allocator::Pooling, Allocator::OnDemand] {
+            let (_, runtime) = load(true, allocator).await;
+            assert_eq!(runtime.allocator, allocator);
+            let (plugin, _) = runtime.find("process_log_entry").unwrap();
+            steps.push(
+                time_runs(calls, || {
+                    plugin.call("process_log_entry", &args, in_process(plugin))
+                })
+                .await,
+            );
+        }
+        println!(
+            "| {language} | {:.1} MB | {} | {} | {} | {} | {} | {} |",
+            size as f64 / 1e6,
+            ms(compile),
+            ms(Stats::new(warm).p50()),
+            us(steps[0].p50()),
+            us(steps[0].p99()),
+            us(steps[1].p50()),
+            us(steps[1].p99())
+        );
+    }
+    println!();
 }
