@@ -1352,7 +1352,10 @@ fn run_in(dir: &Path, command: &mut Command) {
 fn sdk_archivers(root: &Path) -> [PathBuf; 2] {
     let venv = root.join("target/python/wasm-mcp-sdk");
     if !venv.join("bin/python").exists() {
-        run_in(root, Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        run_in(
+            root,
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        );
     }
     run_in(
         root,
