@@ -65,9 +65,8 @@ async fn legacy_sessions_get_progress_and_the_logs_they_asked_for() {
             .await
             .unwrap();
         session.client.call_tool(progress_call(None)).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
-            *client.logs.lock().unwrap(),
+            client.logs_once(|logs| logs.len() >= 3).await,
             info_lines(),
             "{transport:?}: info and above, not debug"
         );
@@ -91,7 +90,10 @@ async fn modern_requests_get_logs_only_when_they_carry_a_level() {
             .call_tool(progress_call(Some(LoggingLevel::Info)))
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(*client.logs.lock().unwrap(), info_lines(), "{transport:?}");
+        assert_eq!(
+            client.logs_once(|logs| logs.len() >= 3).await,
+            info_lines(),
+            "{transport:?}"
+        );
     }
 }

@@ -207,12 +207,13 @@ async fn the_python_example_works_over_both_transports_in_both_eras() {
                 ],
                 "{context}"
             );
-            let logs = client.logs.lock().unwrap().clone();
-            assert!(
-                logs.iter().any(|(level, _, message)| level == "info"
-                    && message == "kept a calm haiku about frogs"),
-                "{context}: {logs:?}"
-            );
+            let kept = |logs: &[LogSeen]| {
+                logs.iter().any(|(level, _, message)| {
+                    level == "info" && message == "kept a calm haiku about frogs"
+                })
+            };
+            let logs = client.logs_once(kept).await;
+            assert!(kept(&logs), "{context}: {logs:?}");
 
             // Errors: the host's schema check, the SDK's, and the tool's own.
             for (arguments, expected) in [

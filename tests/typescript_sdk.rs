@@ -164,13 +164,13 @@ async fn the_typescript_example_works_over_both_transports_in_both_eras() {
                 ],
                 "{context}"
             );
-            let logs = client.logs.lock().unwrap().clone();
-            assert!(
-                logs.iter().any(
-                    |(level, _, message)| level == "info" && message == "rated high: disk full"
-                ),
-                "{context}: {logs:?}"
-            );
+            let rated = |logs: &[LogSeen]| {
+                logs.iter().any(|(level, _, message)| {
+                    level == "info" && message == "rated high: disk full"
+                })
+            };
+            let logs = client.logs_once(rated).await;
+            assert!(rated(&logs), "{context}: {logs:?}");
 
             // Errors: the tool's own, zod's, and the host's schema check.
             let shrug = call(session, "classify_log_entry", json!({"log_line": "x"})).await;

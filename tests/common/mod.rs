@@ -332,6 +332,20 @@ impl ScriptedClient {
         running.expect("MCP handshake failed")
     }
 
+    /// Waits (up to ten seconds) until the log lines received satisfy `done`,
+    /// and returns them. A legacy HTTP session receives logs on its standalone
+    /// GET stream, so they may arrive after the call's response.
+    pub async fn logs_once(&self, done: impl Fn(&[LogSeen]) -> bool) -> Vec<LogSeen> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs.lock().unwrap().clone();
+            if done(&logs) || std::time::Instant::now() > deadline {
+                return logs;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The text of every sampling request's messages, one string per request.
     pub fn prompts(&self) -> Vec<String> {
         self.asked
