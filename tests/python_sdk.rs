@@ -3,7 +3,8 @@
 //! to it leaves the seed's report for the official Python SDK's clients in
 //! both eras, and the `py-haiku` example's tools (schemas from type hints,
 //! sampling, appends, errors, structured output, elicitation, rich content,
-//! progress and logs) work over both transports in both eras.
+//! progress and logs) and its prompt and resources (`@prompt`, `@resource`,
+//! completions from `Literal` hints) work over both transports in both eras.
 #![allow(deprecated)]
 
 mod common;
@@ -14,8 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::sdks::python_plugin;
 use common::*;
 use rmcp::model::{
-    CallToolRequestParams, ElicitResult, ElicitationAction, LoggingLevel, RequestMetaObject,
-    SetLevelRequestParams,
+    ArgumentInfo, CallToolRequestParams, CompleteRequestParams, ElicitResult, ElicitationAction,
+    ErrorCode, GetPromptRequestParams, LoggingLevel, ReadResourceRequestParams, Reference,
+    RequestMetaObject, ResourceContents, SetLevelRequestParams,
 };
 use serde_json::{Value, json};
 
@@ -270,6 +272,173 @@ async fn the_python_example_works_over_both_transports_in_both_eras() {
                 Some("Old pond / a frog jumps in / the sound of water\n\nOld pond\n  -- Bashō\n\n"),
                 "{context}"
             );
+        }
+    }
+}
+
+fn workshop(arguments: Value) -> GetPromptRequestParams {
+    let mut request = GetPromptRequestParams::new("workshop");
+    request.arguments = arguments.as_object().cloned();
+    request
+}
+
+/// The error code and message of a request the server refused.
+fn refusal(error: rmcp::service::ServiceError) -> (ErrorCode, String) {
+    match error {
+        rmcp::service::ServiceError::McpError(error) => (error.code, error.message.to_string()),
+        other => panic!("not an MCP error: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_example_offers_prompts_resources_and_completions() {
+    let component = python_plugin("py-haiku");
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\ncomponent = {component:?}\nappend = [\"haiku.txt\"]\n"
+    ));
+    for transport in TRANSPORTS {
+        for modern in [false, true] {
+            let at = format!("{transport:?}, modern={modern}");
+            let client = ScriptedClient::replying("x");
+            let client = if modern { client.modern() } else { client };
+            let session = open(transport, &workspace, client).await;
+            let session = &session.client;
+
+            // `@prompt`: arguments from the signature, described by the docstring.
+            let prompts = session.list_all_prompts().await.unwrap();
+            assert_eq!(
+                serde_json::to_value(&prompts).unwrap(),
+                json!([{
+                    "name": "workshop",
+                    "title": "Haiku workshop",
+                    "description": "Starts a conversation that drafts haiku with the user.",
+                    "arguments": [
+                        {"name": "topic", "description": "What the haiku is about.", "required": true},
+                        {"name": "mood", "description": "The tone of the poems.", "required": false},
+                        {"name": "drafts", "description": "How many drafts to offer.", "required": false},
+                    ],
+                }]),
+                "{at}"
+            );
+            let filled = session
+                .get_prompt(workshop(json!({"topic": "frogs", "drafts": "2"})))
+                .await
+                .unwrap();
+            assert_eq!(
+                serde_json::to_value(&filled.messages).unwrap(),
+                json!([
+                    {"role": "user", "content": {"type": "text", "text": "Let us write 2 calm haiku about frogs."}},
+                    {"role": "assistant", "content": {"type": "text", "text": "Gladly. Which image should the first one open with?"}},
+                ]),
+                "{at}"
+            );
+            // Each string argument is converted to its hint, or refused saying why.
+            for (arguments, why) in [
+                (json!({}), "needs the argument `topic`"),
+                (
+                    json!({"topic": "x", "mood": "grim"}),
+                    "`mood` must be one of",
+                ),
+                (
+                    json!({"topic": "x", "drafts": "two"}),
+                    "`drafts` must be a whole number",
+                ),
+                (
+                    json!({"topic": "x", "drafts": "0"}),
+                    "`drafts` must be at least 1",
+                ),
+                (
+                    json!({"topic": "x", "rhyme": "yes"}),
+                    "has no argument `rhyme`",
+                ),
+            ] {
+                let (code, message) = refusal(
+                    session
+                        .get_prompt(workshop(arguments.clone()))
+                        .await
+                        .unwrap_err(),
+                );
+                assert_eq!(code, ErrorCode::INVALID_PARAMS, "{at}: {arguments}");
+                assert!(message.contains(why), "{at}: {arguments}: {message}");
+            }
+
+            // `@resource`: a fixed URI (data sent as JSON) and a template.
+            let resources = session.list_all_resources().await.unwrap();
+            assert_eq!(
+                serde_json::to_value(&resources).unwrap(),
+                json!([{"uri": "haiku://forms", "name": "forms",
+                        "description": "Syllables per line of each short form.",
+                        "mimeType": "application/json"}]),
+                "{at}"
+            );
+            let templates = session.list_all_resource_templates().await.unwrap();
+            assert_eq!(
+                templates[0].uri_template, "haiku://forms/{form}/lines/{line}",
+                "{at}"
+            );
+            let read = |uri: &str| session.read_resource(ReadResourceRequestParams::new(uri));
+            let forms = read("haiku://forms").await.unwrap();
+            let ResourceContents::TextResourceContents {
+                text, mime_type, ..
+            } = &forms.contents[0]
+            else {
+                panic!("{at}: {forms:?}")
+            };
+            assert_eq!(mime_type.as_deref(), Some("application/json"), "{at}");
+            assert_eq!(
+                serde_json::from_str::<Value>(text).unwrap()["tanka"],
+                json!([5, 7, 5, 7, 7])
+            );
+            let line = read("haiku://forms/tanka/lines/4").await.unwrap();
+            assert!(
+                matches!(&line.contents[0], ResourceContents::TextResourceContents { text, uri, .. }
+                    if text == "7" && uri == "haiku://forms/tanka/lines/4"),
+                "{at}: {line:?}"
+            );
+            // Not found: the plugin's own `ResourceNotFound`, and a value
+            // that fits no hint. The host answers with the revision's code
+            // and the URI (the plugin's reason goes to the host's log).
+            let not_found = if modern {
+                ErrorCode::INVALID_PARAMS
+            } else {
+                ErrorCode::RESOURCE_NOT_FOUND
+            };
+            for uri in [
+                "haiku://forms/haiku/lines/4",
+                "haiku://forms/sonnet/lines/1",
+                "haiku://forms/haiku/lines/first",
+            ] {
+                let rmcp::service::ServiceError::McpError(error) = read(uri).await.unwrap_err()
+                else {
+                    panic!("{at}: {uri}")
+                };
+                assert_eq!(error.code, not_found, "{at}: {uri}");
+                assert_eq!(error.data.unwrap()["uri"], uri, "{at}");
+            }
+
+            // Completions: the values of a Literal hint, for prompts and templates.
+            let complete = |reference: Reference, name: &str, value: &str| {
+                session.complete(CompleteRequestParams::new(
+                    reference,
+                    ArgumentInfo::new(name, value),
+                ))
+            };
+            let moods = complete(Reference::for_prompt("workshop"), "mood", "")
+                .await
+                .unwrap();
+            assert_eq!(moods.completion.values, ["calm", "playful", "dark"], "{at}");
+            let forms = complete(
+                Reference::for_resource("haiku://forms/{form}/lines/{line}"),
+                "form",
+                "t",
+            )
+            .await
+            .unwrap();
+            assert_eq!(forms.completion.values, ["tanka"], "{at}");
+            let free = complete(Reference::for_prompt("workshop"), "topic", "fr")
+                .await
+                .unwrap();
+            assert!(free.completion.values.is_empty(), "{at}");
         }
     }
 }

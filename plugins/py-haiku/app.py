@@ -9,18 +9,23 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from wasm_mcp import (
+    AssistantMessage,
     Field,
     Image,
     InvalidArguments,
     ResourceLink,
+    ResourceNotFound,
     Sample,
     Text,
     ToolError,
     ToolResult,
+    UserMessage,
     append,
     elicit,
     log,
     progress,
+    prompt,
+    resource,
     tool,
 )
 
@@ -101,3 +106,40 @@ def sign(poem: str):
     if answer.data.stamp:
         blocks.append(Image(SEAL, "image/png", audience=["user"]))
     return blocks
+
+
+# Prompts and resources: what the client's user picks, and what it may read.
+
+FORMS = {"haiku": [5, 7, 5], "tanka": [5, 7, 5, 7, 7], "cinquain": [2, 4, 6, 8, 2]}
+
+
+@prompt(title="Haiku workshop")
+def workshop(topic: str, mood: Literal["calm", "playful", "dark"] = "calm", drafts: int = 1):
+    """Starts a conversation that drafts haiku with the user.
+
+    Args:
+        topic: What the haiku is about.
+        mood: The tone of the poems.
+        drafts: How many drafts to offer.
+    """
+    if drafts < 1:
+        raise InvalidArguments("`drafts` must be at least 1")
+    return [
+        UserMessage(f"Let us write {drafts} {mood} haiku about {topic}."),
+        AssistantMessage("Gladly. Which image should the first one open with?"),
+    ]
+
+
+@resource("haiku://forms", mime_type="application/json")
+def forms() -> dict:
+    """Syllables per line of each short form."""
+    return FORMS
+
+
+@resource("haiku://forms/{form}/lines/{line}", mime_type="text/plain")
+def form_line(form: Literal["haiku", "tanka", "cinquain"], line: int) -> str:
+    """How many syllables one line of a form has (lines count from 1)."""
+    counts = FORMS[form]
+    if not 1 <= line <= len(counts):
+        raise ResourceNotFound(f"a {form} has lines 1 to {len(counts)}, not {line}")
+    return str(counts[line - 1])

@@ -111,3 +111,50 @@ append = ["answers.txt"]
 "#
     )
 }
+
+/// Fails unless `vendored` holds every file under `plugins/{sdk}` whose name
+/// ends in one of `extensions`, at `prefix` + its path there: a module added
+/// to an SDK and left out of `wasm-mcp new` would break every new project.
+#[cfg(test)]
+fn assert_vendors_whole(vendored: &[(&str, &str)], sdk: &str, prefix: &str, extensions: &[&str]) {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy();
+            if matches!(&*name, "wit" | "node_modules" | "__pycache__") || name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, found);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins")
+        .join(sdk);
+    let mut found = Vec::new();
+    walk(&root, &mut found);
+    let paths: Vec<&str> = vendored.iter().map(|(path, _)| *path).collect();
+    let mut checked = 0;
+    for file in found {
+        let relative = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if extensions
+            .iter()
+            .any(|extension| relative.ends_with(extension))
+        {
+            let expected = format!("{prefix}{relative}");
+            assert!(
+                paths.contains(&expected.as_str()),
+                "`wasm-mcp new` does not vendor plugins/{sdk}/{relative}: add it to the SDK list"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no file of plugins/{sdk} was found");
+}

@@ -5,7 +5,7 @@
 use super::WIT;
 
 /// The Python SDK's sources, vendored file by file.
-const SDK: [(&str, &str); 8] = [
+const SDK: [(&str, &str); 9] = [
     (
         "wasm_mcp/__init__.py",
         include_str!("../../../plugins/python-sdk/wasm_mcp/__init__.py"),
@@ -29,6 +29,10 @@ const SDK: [(&str, &str); 8] = [
     (
         "wasm_mcp/_host.py",
         include_str!("../../../plugins/python-sdk/wasm_mcp/_host.py"),
+    ),
+    (
+        "wasm_mcp/_offers.py",
+        include_str!("../../../plugins/python-sdk/wasm_mcp/_offers.py"),
     ),
     (
         "wasm_mcp/_schema.py",
@@ -76,4 +80,17 @@ pub fn files(name: &str) -> (Vec<(String, String)>, String) {
         "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt\n  .venv/bin/python -m wasm_mcp build app.py -o {component}\n  wasm-mcp check --config wasm-mcp.toml\n  wasm-mcp call ask --arg question=\"Why is the sky blue?\" --config wasm-mcp.toml --llm human"
     );
     (files, steps)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vendors_every_file_of_the_sdk() {
+        super::super::assert_vendors_whole(
+            &super::SDK,
+            "python-sdk/wasm_mcp",
+            "wasm_mcp/",
+            &[".py"],
+        );
+    }
 }

@@ -205,3 +205,11 @@ max_page_chars = 20000
 "#
     )
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vendors_every_file_of_the_sdk() {
+        super::super::assert_vendors_whole(&super::SDK, "sdk/src", "sdk/src/", &[".rs"]);
+    }
+}

@@ -181,3 +181,16 @@ pub fn files(name: &str) -> (Vec<(String, String)>, String) {
     let steps = "npm install\n  npm run build\n  wasm-mcp check --config wasm-mcp.toml\n  wasm-mcp call ask --arg question=\"Why is the sky blue?\" --config wasm-mcp.toml --llm human".to_string();
     (files, steps)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vendors_every_file_of_the_sdk() {
+        super::super::assert_vendors_whole(
+            &super::SDK,
+            "ts-sdk",
+            "sdk/",
+            &[".ts", ".mjs", ".json"],
+        );
+    }
+}

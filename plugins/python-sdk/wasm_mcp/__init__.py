@@ -9,9 +9,10 @@
         append("explained.txt", f"{line}\\n{answer}\\n")
         return answer
 
-Build it with `python -m wasm_mcp build app.py -o explain.wasm` and serve it
-with `wasm-mcp serve`. The component can reach nothing but what its config
-grants: no filesystem, network or environment.
+`@prompt` and `@resource(uri)` offer prompt templates and readable
+resources the same way. Build it with `python -m wasm_mcp build app.py -o
+explain.wasm` and serve it with `wasm-mcp serve`. The component can reach
+nothing but what its config grants: no filesystem, network or environment.
 """
 
 from ._content import Audio, Block, EmbeddedResource, Image, ResourceLink, Text, ToolResult
@@ -32,11 +33,13 @@ from ._host import (
     roots,
     sample,
 )
+from ._offers import AssistantMessage, Message, ResourceNotFound, UserMessage, prompt, resource
 from ._schema import Field, InvalidArguments
 from ._tools import tool
 
 __all__ = [
     "Answer",
+    "AssistantMessage",
     "AppendError",
     "Audio",
     "Block",
@@ -46,7 +49,9 @@ __all__ = [
     "Field",
     "Image",
     "InvalidArguments",
+    "Message",
     "ResourceLink",
+    "ResourceNotFound",
     "Root",
     "RootsError",
     "Sample",
@@ -54,10 +59,13 @@ __all__ = [
     "Text",
     "ToolError",
     "ToolResult",
+    "UserMessage",
     "append",
     "elicit",
     "log",
     "progress",
+    "prompt",
+    "resource",
     "roots",
     "sample",
     "tool",

@@ -41,10 +41,15 @@ def _output_schema(hint: Any) -> dict | None:
     return None
 
 
-def _register(function: Callable, name: str | None, title: str | None, description: str | None, annotations: dict) -> Callable:
-    name = name or function.__name__
+def check_name(name: str, kind: str) -> str:
+    """`name` if MCP allows it for a tool or prompt, else a ValueError saying what does."""
     if not name or len(name) > 128 or not set(name) <= _NAME_CHARS:
-        raise ValueError(f"tool name {name!r} is not valid: use 1 to 128 letters, digits, `_`, `-` or `.`")
+        raise ValueError(f"{kind} name {name!r} is not valid: use 1 to 128 letters, digits, `_`, `-` or `.`")
+    return name
+
+
+def _register(function: Callable, name: str | None, title: str | None, description: str | None, annotations: dict) -> Callable:
+    name = check_name(name or function.__name__, "tool")
     if name in TOOLS:
         raise ValueError(f"two tools are named {name!r}: give one of them name=...")
     doc, param_docs = split_docstring(function.__doc__)
@@ -107,9 +112,9 @@ def tool(
     return decorate(function) if function is not None else decorate
 
 
-def _run(result: Any) -> Any:
-    """An `async def` tool's coroutine, run to its end: the SDK's calls block,
-    so a ported FastMCP tool needs no event loop."""
+def run_to_end(result: Any) -> Any:
+    """An `async def` function's coroutine, run to its end: the SDK's calls
+    block, so a ported FastMCP tool, prompt or resource needs no event loop."""
     if not inspect.iscoroutine(result):
         return result
     try:
@@ -117,7 +122,7 @@ def _run(result: Any) -> Any:
     except StopIteration as finished:
         return finished.value
     result.close()
-    raise RuntimeError("an async tool awaited something that suspends; the SDK's calls block, so call them without await")
+    raise RuntimeError("an async function awaited something that suspends; the SDK's calls block, so call them without await")
 
 
 def invoke(registered: RegisteredTool, arguments: str) -> Any:
@@ -129,4 +134,4 @@ def invoke(registered: RegisteredTool, arguments: str) -> Any:
     if not isinstance(value, dict):
         raise InvalidArguments("the arguments must be a JSON object")
     converted = convert_fields(value, registered.fields, "")
-    return _run(registered.function(**converted))
+    return run_to_end(registered.function(**converted))
