@@ -282,14 +282,6 @@ fn workshop(arguments: Value) -> GetPromptRequestParams {
     request
 }
 
-/// The error code and message of a request the server refused.
-fn refusal(error: rmcp::service::ServiceError) -> (ErrorCode, String) {
-    match error {
-        rmcp::service::ServiceError::McpError(error) => (error.code, error.message.to_string()),
-        other => panic!("not an MCP error: {other}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_python_example_offers_prompts_resources_and_completions() {
     let component = python_plugin("py-haiku");

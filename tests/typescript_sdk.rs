@@ -4,7 +4,8 @@
 //! port of the seed leaves the seed's report for the official Python SDK's
 //! clients in both eras, and its other tools (zod schemas, the Sample
 //! builder, structured output, errors, elicitation, rich content, progress
-//! and logs) work over both transports in both eras.
+//! and logs) and its prompt and resources (`prompt()`, `resource()`,
+//! completions) work over both transports in both eras.
 #![allow(deprecated)]
 
 mod common;
@@ -15,8 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use common::sdks::ts_example;
 use common::*;
 use rmcp::model::{
-    CallToolRequestParams, ElicitResult, ElicitationAction, LoggingLevel, RequestMetaObject,
-    SetLevelRequestParams,
+    ArgumentInfo, CallToolRequestParams, CompleteRequestParams, ElicitResult, ElicitationAction,
+    ErrorCode, GetPromptRequestParams, LoggingLevel, ReadResourceRequestParams, Reference,
+    RequestMetaObject, ResourceContents, SetLevelRequestParams,
 };
 use serde_json::{Value, json};
 
@@ -218,6 +220,150 @@ async fn the_typescript_example_works_over_both_transports_in_both_eras() {
                 Some("storage (paged): disk full\n"),
                 "{context}"
             );
+        }
+    }
+}
+
+fn triage(arguments: Value) -> GetPromptRequestParams {
+    let mut request = GetPromptRequestParams::new("triage");
+    request.arguments = arguments.as_object().cloned();
+    request
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_typescript_example_offers_a_prompt_resources_and_completions() {
+    let workspace = Workspace::with_config(&example_config());
+    for transport in TRANSPORTS {
+        for modern in [false, true] {
+            let at = format!("{transport:?}, modern={modern}");
+            let client = ScriptedClient::replying("x");
+            let client = if modern { client.modern() } else { client };
+            let session = open(transport, &workspace, client).await;
+            let session = &session.client;
+
+            // `prompt()`: arguments from the zod shape, with their descriptions.
+            let prompts = session.list_all_prompts().await.unwrap();
+            assert_eq!(
+                serde_json::to_value(&prompts).unwrap(),
+                json!([{
+                    "name": "triage",
+                    "title": "Triage a log entry",
+                    "description": "Starts a conversation that triages one log entry.",
+                    "arguments": [
+                        {"name": "log_line", "description": "The raw log line.", "required": true},
+                        {"name": "audience", "description": "Who reads the answer.", "required": false},
+                        {"name": "lines", "description": "How many lines to answer in.", "required": false},
+                    ],
+                }]),
+                "{at}"
+            );
+            let filled = session
+                .get_prompt(triage(json!({"log_line": "disk full", "lines": "2"})))
+                .await
+                .unwrap();
+            assert_eq!(
+                serde_json::to_value(&filled.messages).unwrap(),
+                json!([
+                    {"role": "user", "content": {"type": "text",
+                        "text": "Explain this log entry to an engineer in 2 line(s): disk full"}},
+                    {"role": "assistant", "content": {"type": "text", "text": "Which service wrote it?",
+                        "annotations": {"audience": ["user"]}}},
+                ]),
+                "{at}"
+            );
+            // zod checks the string arguments, and says which one is wrong.
+            for (arguments, why) in [
+                (json!({}), "`log_line`"),
+                (json!({"log_line": "x", "audience": "intern"}), "`audience`"),
+                (json!({"log_line": "x", "lines": "many"}), "`lines`"),
+                (json!({"log_line": "x", "lines": "9"}), "`lines`"),
+                (json!({"log_line": "x", "tone": "dry"}), "tone"),
+            ] {
+                let (code, message) = refusal(
+                    session
+                        .get_prompt(triage(arguments.clone()))
+                        .await
+                        .unwrap_err(),
+                );
+                assert_eq!(code, ErrorCode::INVALID_PARAMS, "{at}: {arguments}");
+                assert!(
+                    message.starts_with("prompt `triage`: ") && message.contains(why),
+                    "{at}: {arguments}: {message}"
+                );
+            }
+
+            // `resource()`: a fixed URI (data sent as JSON) and a template.
+            let resources = session.list_all_resources().await.unwrap();
+            assert_eq!(
+                serde_json::to_value(&resources).unwrap(),
+                json!([{"uri": "runbook://index", "name": "runbooks",
+                        "description": "The runbooks this plugin knows, with their step counts.",
+                        "mimeType": "application/json"}]),
+                "{at}"
+            );
+            let templates = session.list_all_resource_templates().await.unwrap();
+            assert_eq!(
+                templates[0].uri_template, "runbook://{name}/steps/{step}",
+                "{at}"
+            );
+            let read = |uri: &str| session.read_resource(ReadResourceRequestParams::new(uri));
+            let index = read("runbook://index").await.unwrap();
+            let ResourceContents::TextResourceContents {
+                text, mime_type, ..
+            } = &index.contents[0]
+            else {
+                panic!("{at}: {index:?}")
+            };
+            assert_eq!(mime_type.as_deref(), Some("application/json"), "{at}");
+            assert_eq!(
+                serde_json::from_str::<Value>(text).unwrap(),
+                json!({"disk": 3, "network": 2})
+            );
+            let step = read("runbook://disk/steps/2").await.unwrap();
+            assert!(
+                matches!(&step.contents[0], ResourceContents::TextResourceContents { text, uri, .. }
+                    if text == "Rotate the logs." && uri == "runbook://disk/steps/2"),
+                "{at}: {step:?}"
+            );
+            // The handler's `ResourceNotFound` is MCP's "not found", in the
+            // revision's own code, with the URI.
+            let not_found = if modern {
+                ErrorCode::INVALID_PARAMS
+            } else {
+                ErrorCode::RESOURCE_NOT_FOUND
+            };
+            for uri in ["runbook://disk/steps/4", "runbook://power/steps/1"] {
+                let rmcp::service::ServiceError::McpError(error) = read(uri).await.unwrap_err()
+                else {
+                    panic!("{at}: {uri}")
+                };
+                assert_eq!(error.code, not_found, "{at}: {uri}");
+                assert_eq!(error.data.unwrap()["uri"], uri, "{at}");
+            }
+
+            // Completions: a prompt's `z.enum`, and a template's own list.
+            let complete = |reference: Reference, name: &str, value: &str| {
+                session.complete(CompleteRequestParams::new(
+                    reference,
+                    ArgumentInfo::new(name, value),
+                ))
+            };
+            let audiences = complete(Reference::for_prompt("triage"), "audience", "")
+                .await
+                .unwrap();
+            assert_eq!(audiences.completion.values, ["engineer", "manager"], "{at}");
+            let names = complete(
+                Reference::for_resource("runbook://{name}/steps/{step}"),
+                "name",
+                "n",
+            )
+            .await
+            .unwrap();
+            assert_eq!(names.completion.values, ["network"], "{at}");
+            let free = complete(Reference::for_prompt("triage"), "log_line", "d")
+                .await
+                .unwrap();
+            assert!(free.completion.values.is_empty(), "{at}");
         }
     }
 }

@@ -967,3 +967,11 @@ pub fn retry(
 pub fn answer(text: &str) -> Value {
     serde_json::to_value(assistant(text)).unwrap()
 }
+
+/// The error code and message of a request the server refused.
+pub fn refusal(error: rmcp::service::ServiceError) -> (rmcp::model::ErrorCode, String) {
+    match error {
+        rmcp::service::ServiceError::McpError(error) => (error.code, error.message.to_string()),
+        other => panic!("not an MCP error: {other}"),
+    }
+}

@@ -6,7 +6,7 @@
 use super::WIT;
 
 /// The TypeScript SDK's files, vendored one by one.
-const SDK: [(&str, &str); 24] = [
+const SDK: [(&str, &str); 25] = [
     (
         "sdk/package.json",
         include_str!("../../../plugins/ts-sdk/package.json"),
@@ -38,6 +38,10 @@ const SDK: [(&str, &str); 24] = [
     (
         "sdk/src/index.ts",
         include_str!("../../../plugins/ts-sdk/src/index.ts"),
+    ),
+    (
+        "sdk/src/offers.ts",
+        include_str!("../../../plugins/ts-sdk/src/offers.ts"),
     ),
     (
         "sdk/src/sampling.ts",

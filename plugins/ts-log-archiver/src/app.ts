@@ -1,6 +1,7 @@
 // The seed's FastMCP log archiver, ported to wasm-mcp's TypeScript SDK.
 import { z } from 'zod';
 import {
+  ResourceNotFound,
   Sample,
   ToolError,
   append,
@@ -8,6 +9,8 @@ import {
   embeddedResource,
   log,
   progress,
+  prompt,
+  resource,
   resourceLink,
   result,
   sample,
@@ -85,5 +88,53 @@ tool(
       resourceLink({ uri: 'file:///incidents.txt', name: 'incidents.txt', mimeType: 'text/plain' }),
       embeddedResource({ uri: 'incident://latest', text: summary, mimeType: 'text/plain' }, { audience: ['user'] }),
     ];
+  },
+);
+
+// Beyond the seed: a prompt template, and resources the client may read.
+prompt(
+  'triage',
+  {
+    title: 'Triage a log entry',
+    description: 'Starts a conversation that triages one log entry.',
+    argsSchema: {
+      log_line: z.string().min(1).describe('The raw log line.'),
+      audience: z.enum(['engineer', 'manager']).default('engineer').describe('Who reads the answer.'),
+      lines: z.coerce.number().int().min(1).max(5).default(1).describe('How many lines to answer in.'),
+    },
+  },
+  ({ log_line, audience, lines }) => [
+    { role: 'user', content: `Explain this log entry to an ${audience} in ${lines} line(s): ${log_line}` },
+    { role: 'assistant', content: text('Which service wrote it?', { audience: ['user'] }) },
+  ],
+);
+
+const RUNBOOKS: Record<string, string[]> = {
+  disk: ['Find the largest files.', 'Rotate the logs.', 'Grow the volume.'],
+  network: ['Check the link.', 'Check DNS.'],
+};
+
+resource(
+  'runbooks',
+  'runbook://index',
+  { description: 'The runbooks this plugin knows, with their step counts.', mimeType: 'application/json' },
+  () => Object.fromEntries(Object.entries(RUNBOOKS).map(([name, steps]) => [name, steps.length])),
+);
+
+resource(
+  'runbook_step',
+  'runbook://{name}/steps/{step}',
+  {
+    description: 'One step of a runbook (steps count from 1).',
+    mimeType: 'text/plain',
+    complete: { name: Object.keys(RUNBOOKS) },
+  },
+  (_uri, { name, step }) => {
+    const steps = RUNBOOKS[name];
+    const index = Number(step);
+    if (!steps || !Number.isInteger(index) || index < 1 || index > steps.length) {
+      throw new ResourceNotFound(`no step ${step} in runbook ${name}`);
+    }
+    return steps[index - 1];
   },
 );

@@ -24,6 +24,8 @@
 
 export { tool } from './tools.ts';
 export type { ToolConfig, ToolAnnotations, ToolHandler } from './tools.ts';
+export { prompt, resource, ResourceNotFound } from './offers.ts';
+export type { Message, PromptConfig, PromptMessages, ResourceBody, ResourceConfig } from './offers.ts';
 export { text, image, audio, resourceLink, embeddedResource, result, type Block, type Hints, type ToolResult } from './content.ts';
 export {
   ToolError,
