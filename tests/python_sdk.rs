@@ -387,6 +387,13 @@ async fn the_python_example_offers_prompts_resources_and_completions() {
                     if text == "7" && uri == "haiku://forms/tanka/lines/4"),
                 "{at}: {line:?}"
             );
+            // Variables are percent-decoded.
+            let escaped = read("haiku://forms/tank%61/lines/5").await.unwrap();
+            assert!(
+                matches!(&escaped.contents[0], ResourceContents::TextResourceContents { text, .. }
+                    if text == "7"),
+                "{at}: {escaped:?}"
+            );
             // Not found: the plugin's own `ResourceNotFound`, and a value
             // that fits no hint. The host answers with the revision's code
             // and the URI (the plugin's reason goes to the host's log).

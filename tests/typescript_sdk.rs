@@ -325,14 +325,25 @@ async fn the_typescript_example_offers_a_prompt_resources_and_completions() {
                     if text == "Rotate the logs." && uri == "runbook://disk/steps/2"),
                 "{at}: {step:?}"
             );
-            // The handler's `ResourceNotFound` is MCP's "not found", in the
+            // Variables are percent-decoded.
+            let escaped = read("runbook://dis%6B/steps/1").await.unwrap();
+            assert!(
+                matches!(&escaped.contents[0], ResourceContents::TextResourceContents { text, .. }
+                    if text == "Find the largest files."),
+                "{at}: {escaped:?}"
+            );
+            // The handler's `ResourceNotFound` (or a malformed escape) is MCP's "not found", in the
             // revision's own code, with the URI.
             let not_found = if modern {
                 ErrorCode::INVALID_PARAMS
             } else {
                 ErrorCode::RESOURCE_NOT_FOUND
             };
-            for uri in ["runbook://disk/steps/4", "runbook://power/steps/1"] {
+            for uri in [
+                "runbook://disk/steps/4",
+                "runbook://power/steps/1",
+                "runbook://%E0%A4%A/steps/1",
+            ] {
                 let rmcp::service::ServiceError::McpError(error) = read(uri).await.unwrap_err()
                 else {
                     panic!("{at}: {uri}")

@@ -229,8 +229,7 @@ def _template_pattern(uri: str) -> re.Pattern | None:
     parts, end = [], 0
     for variable in _VARIABLE.finditer(uri):
         parts.append(re.escape(uri[end : variable.start()]))
-        value = ".+" if variable.group(1) else "[^/?#]+"
-        parts.append(f"(?P<{variable.group(2)}>{value})")
+        parts.append("(.+)" if variable.group(1) else "([^/?#]+)")
         end = variable.end()
     parts.append(re.escape(uri[end:]))
     return re.compile("".join(parts))
@@ -297,7 +296,8 @@ def find(uri: str) -> tuple[RegisteredResource, dict[str, str]] | None:
     for registered in RESOURCES.values():
         match = registered.pattern.fullmatch(uri) if registered.is_template else None
         if match:
-            return registered, {key: urllib.parse.unquote(value) for key, value in match.groupdict().items()}
+            names = [variable.group(2) for variable in _VARIABLE.finditer(registered.uri)]
+            return registered, {name: urllib.parse.unquote(value) for name, value in zip(names, match.groups())}
     return None
 
 

@@ -157,7 +157,7 @@ function templatePattern(uri: string): RegExp | undefined {
   let end = 0;
   for (const variable of uri.matchAll(VARIABLE)) {
     source += escape(uri.slice(end, variable.index));
-    source += `(?<${variable[2].replace(/\./g, '_')}>${variable[1] ? '.+' : '[^/?#]+'})`;
+    source += variable[1] ? '(.+)' : '([^/?#]+)';
     end = variable.index + variable[0].length;
   }
   return new RegExp(`^${source}${escape(uri.slice(end))}$`);
@@ -207,11 +207,12 @@ export function find(uri: string): { registered: RegisteredResource; variables: 
     const match = registered.pattern?.exec(uri);
     if (match) {
       const names = [...registered.uri.matchAll(VARIABLE)].map((variable) => variable[2]);
-      const variables: Record<string, string> = {};
-      for (const name of names) {
-        variables[name] = decodeURIComponent(match.groups![name.replace(/\./g, '_')]);
+      try {
+        const variables = Object.fromEntries(names.map((name, index) => [name, decodeURIComponent(match[index + 1])]));
+        return { registered, variables };
+      } catch {
+        // A malformed %-escape names no resource here.
       }
-      return { registered, variables };
     }
   }
   return undefined;
