@@ -54,7 +54,6 @@ class Argument:
     name: str
     hint: Any
     required: bool
-    default: Any
     description: str | None
     choices: list[str]
 
@@ -81,13 +80,11 @@ def _arguments(function: Callable, what: str) -> list[Argument]:
         choices = [value for option in options for value in option.get("enum", [])]
         if any(option.get("type") == "boolean" for option in options):
             choices += [True, False]
-        required = param.default is inspect.Parameter.empty
         arguments.append(
             Argument(
                 name=param.name,
                 hint=hint,
-                required=required,
-                default=None if required else param.default,
+                required=param.default is inspect.Parameter.empty,
                 description=schema.get("description") or docs.get(param.name),
                 choices=[json.dumps(c) if not isinstance(c, str) else c for c in choices],
             )

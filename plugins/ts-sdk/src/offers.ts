@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { text, type Block } from './content.ts';
 import { InvalidArguments } from './errors.ts';
 import { describeIssues, jsonSchemaOf, type Shape } from './schema.ts';
+import { noPromise } from './tools.ts';
 
 /** One message of a filled-in prompt. */
 export interface Message {
@@ -93,13 +94,6 @@ export function prompt<A extends Shape>(
     arguments: argumentsOf(input),
     handler: handler as (args: unknown) => PromptMessages,
   });
-}
-
-function noPromise<T>(value: T, what: string): T {
-  if (value instanceof Promise) {
-    throw new Error(`${what} returned a Promise: the SDK's calls block, so write it without async/await`);
-  }
-  return value;
 }
 
 /** Check the client's arguments, run the prompt; its messages, with string content as text blocks. */

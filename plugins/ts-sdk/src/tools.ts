@@ -94,12 +94,14 @@ export function invoke(registered: RegisteredTool, argumentsJson: string): unkno
   if (!parsed.success) {
     throw new InvalidArguments(describeIssues(parsed.error));
   }
-  const result = registered.handler(parsed.data);
-  if (result instanceof Promise) {
-    throw new Error(
-      `tool ${registered.name} returned a Promise: the SDK's calls block, so write the handler without async/await`,
-    );
+  return noPromise(registered.handler(parsed.data), `tool ${registered.name}`);
+}
+
+/** A handler's value, or an error saying an `async` handler cannot run here. */
+export function noPromise<T>(value: T, what: string): T {
+  if (value instanceof Promise) {
+    throw new Error(`${what} returned a Promise: the SDK's calls block, so write the handler without async/await`);
   }
-  return result;
+  return value;
 }
 
