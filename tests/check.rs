@@ -320,3 +320,42 @@ fn a_pinned_component_loads_and_a_wrong_digest_is_refused_with_both() {
     let malformed = refused(&plugin(&probe, "sha256 = \"abc\""));
     assert!(malformed.contains("64 hexadecimal digits"), "{malformed}");
 }
+
+/// What a plugin says reaches the operator's terminal escaped: a tool
+/// description holding NUL and an escape sequence is listed with them shown
+/// as `\u{..}`; a resource URI holding control characters refuses the
+/// load, and the error shows it escaped too.
+#[test]
+fn plugin_text_is_printed_escaped_and_uris_with_controls_are_refused() {
+    let described = Workspace::with_config(&plugin(
+        &component("odd-names"),
+        "[plugin.config]\ndescription = \"desc\\u0000\\u001b[31mred\\u0007\"",
+    ));
+    let output = check(&described);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(r"tool  odd: desc\u{0}\u{1b}[31mred\u{7}"),
+        "{stdout}"
+    );
+    let raw = |bytes: &[u8]| bytes.iter().any(|b| matches!(b, 0 | 0x07 | 0x1b));
+    assert!(!raw(&output.stdout), "raw control bytes: {stdout:?}");
+
+    let stderr = refused(&plugin(
+        &component("odd-names"),
+        "[plugin.config]\nuri = \"h2://ctrl\\u001b[2J\\u0007\\u0000x\"",
+    ));
+    assert!(
+        stderr.contains(r#"resource URI "h2://ctrl\u{1b}[2J\u{7}\u{0}x" is not valid"#),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("may not hold spaces or control"),
+        "{stderr}"
+    );
+    assert!(!raw(stderr.as_bytes()), "raw control bytes: {stderr:?}");
+}

@@ -639,14 +639,20 @@ async fn a_greedy_client_cannot_lock_out_a_polite_one() {
             text(&refused)
         );
     }
-    // Another session is another client.
-    let polite = server.connect(ScriptedClient::replying("fine")).await;
+    // Another address is another client (another session from this one
+    // is not: see `one_address_is_one_client_however_many_sessions_it_opens`).
+    let polite = ScriptedClient::replying("fine")
+        .connect(transport_from(&server, 2))
+        .await;
     let result = call(&polite, "process_log_entry", json!({"log_line": "polite"})).await;
     assert_eq!(result.is_error, Some(false), "{}", text(&result));
 
-    // A 2026-07-28 client has no session: its address is its identity. Four
-    // parked calls it never answers, and the fifth is refused...
-    let modern_greedy = server.connect(ScriptedClient::replying("x").modern()).await;
+    // A 2026-07-28 client, too, is its address. Four parked calls it never
+    // answers, and the fifth is refused...
+    let modern_greedy = ScriptedClient::replying("x")
+        .modern()
+        .connect(transport_from(&server, 3))
+        .await;
     for i in 0..4 {
         let request = rmcp::model::CallToolRequestParams::new("process_log_entry").with_arguments(
             json!({"log_line": format!("parked {i}")})
@@ -677,20 +683,9 @@ async fn a_greedy_client_cannot_lock_out_a_polite_one() {
         text(&refused)
     );
     // ...while a client from another address is served.
-    let other_address = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    let transport = rmcp::transport::StreamableHttpClientTransport::with_client(
-        other_address,
-        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
-            server.url.as_str(),
-        ),
-    );
     let modern_polite = ScriptedClient::replying("fine too")
         .modern()
-        .connect(transport)
+        .connect(transport_from(&server, 4))
         .await;
     let result = call(
         &modern_polite,
@@ -722,4 +717,176 @@ async fn live_sessions_are_capped() {
             .contains("--max-sessions"),
         "{answer}"
     );
+}
+
+/// An MCP transport to `server` whose connections come from 127.0.0.`host`
+/// (all of 127/8 reaches a server on 127.0.0.1): another client, as the
+/// server tells clients apart by address.
+fn transport_from(
+    server: &HttpServer,
+    host: u8,
+) -> rmcp::transport::StreamableHttpClientTransport<reqwest::Client> {
+    let http = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, host]))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    rmcp::transport::StreamableHttpClientTransport::with_client(
+        http,
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(
+            server.url.as_str(),
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_is_one_client_however_many_sessions_it_opens() {
+    use futures::StreamExt;
+    // The plugin has room for eight calls; the client's share is two.
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\ncomponent = {:?}\nappend = [\"incident_report.txt\"]\n[plugin.limits]\nconcurrent_calls = 8\n",
+        component("log-archiver")
+    ));
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--max-client-calls", "2"],
+    );
+    // Four legacy sessions from 127.0.0.1 whose LLM never answers, one
+    // call on each.
+    let greedy = ScriptedClient::replying("never").slow(Duration::from_secs(3600));
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        sessions.push(server.connect(greedy.clone()).await);
+    }
+    let mut calls: futures::stream::FuturesUnordered<_> = sessions
+        .iter()
+        .enumerate()
+        .map(|(i, session)| {
+            call(
+                session,
+                "process_log_entry",
+                json!({"log_line": format!("greedy {i}")}),
+            )
+        })
+        .collect();
+    for _ in 0..2 {
+        let refused = tokio::time::timeout(Duration::from_secs(20), calls.next())
+            .await
+            .expect("calls past the address's share must be refused at once, not run")
+            .expect("four calls were sent");
+        assert_eq!(refused.is_error, Some(true), "{}", text(&refused));
+        assert!(
+            text(&refused).contains("this client already has 2 calls running"),
+            "{}",
+            text(&refused)
+        );
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while greedy.asked.lock().unwrap().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the two admitted calls never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), calls.next())
+            .await
+            .is_err(),
+        "the two admitted calls still wait for their sampling answers"
+    );
+    assert_eq!(
+        greedy.asked.lock().unwrap().len(),
+        2,
+        "at most two of the address's calls ran, whatever its sessions"
+    );
+
+    // A client from another address is served as before.
+    let polite = ScriptedClient::replying("fine")
+        .connect(transport_from(&server, 2))
+        .await;
+    let result = call(&polite, "process_log_entry", json!({"log_line": "polite"})).await;
+    assert_eq!(result.is_error, Some(false), "{}", text(&result));
+    drop(calls);
+}
+
+/// The first word on a `tools/call`'s response stream.
+enum FirstWord {
+    /// The call was admitted and asked for sampling; its stream is kept
+    /// open, so the call keeps its slot.
+    Sampling(#[allow(dead_code)] EventReader),
+    /// The call was answered at once: its result or error.
+    Answer(Value),
+}
+
+/// Send `request` (a legacy `tools/call`) and read its stream up to the
+/// first sampling request or answer.
+async fn first_word(request: reqwest::RequestBuilder) -> FirstWord {
+    let mut events = EventReader::new(request.send().await.unwrap());
+    for _ in 0..20 {
+        let message = events.next_message().await;
+        if message["method"] == "sampling/createMessage" {
+            return FirstWord::Sampling(events);
+        }
+        if message.get("result").is_some() || message.get("error").is_some() {
+            return FirstWord::Answer(message);
+        }
+    }
+    panic!("twenty messages, and neither a sampling request nor an answer");
+}
+
+/// The text of a JSON-RPC answer: a result's text content, or an error's message.
+fn answer_text(answer: &Value) -> String {
+    if let Some(message) = answer["error"]["message"].as_str() {
+        return message.to_string();
+    }
+    answer["result"]["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|block| block["text"].as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_state_in_a_legacy_session_earns_no_free_slot() {
+    let workspace = Workspace::standard();
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--max-client-calls", "2"],
+    );
+    // A legacy session that declares sampling and never answers it, with a
+    // `requestState` (meaningless before 2026-07-28) on each of six calls.
+    let client = BareClient::connect(&server.url).await;
+    let calls = (0..6).map(|i| {
+        first_word(client.post(&json!({
+            "jsonrpc": "2.0", "id": 100 + i, "method": "tools/call", "params": {
+                "name": "process_log_entry",
+                "arguments": {"log_line": format!("free ride {i}")},
+                "requestState": "x"
+            }
+        })))
+    });
+    let words = futures::future::join_all(calls).await;
+    let admitted = words
+        .iter()
+        .filter(|word| matches!(word, FirstWord::Sampling(_)))
+        .count();
+    let refused: Vec<String> = words
+        .iter()
+        .filter_map(|word| match word {
+            FirstWord::Answer(answer) => Some(answer_text(answer)),
+            FirstWord::Sampling(_) => None,
+        })
+        .collect();
+    assert_eq!(admitted, 2, "refused: {refused:?}");
+    assert_eq!(refused.len(), 4);
+    for why in &refused {
+        assert!(
+            why.contains("`--max-client-calls`") && why.contains("already has 2 calls"),
+            "{why}"
+        );
+    }
 }

@@ -128,7 +128,14 @@ impl Nginx {
             );
             config = config.replace(from, to);
         };
-        replace("listen 8080;", &format!("listen 127.0.0.1:{port};"));
+        replace(
+            "listen 127.0.0.1:8080;",
+            &format!("listen 127.0.0.1:{port};"),
+        );
+        replace(
+            "pid /run/wasm-mcp/nginx.pid;",
+            &format!("pid {};", dir.join("nginx.pid").display()),
+        );
         for (n, replica) in replicas.iter().enumerate() {
             let address = replica
                 .url
@@ -153,10 +160,7 @@ impl Nginx {
                 .arg("-c")
                 .arg(&file)
                 .arg("-g")
-                .arg(format!(
-                    "daemon off; pid {};",
-                    dir.join("nginx.pid").display()
-                )),
+                .arg("daemon off;"),
         );
         wait_for("to answer /healthz", &mut daemon, || {
             let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
@@ -650,6 +654,116 @@ async fn a_client_cap_counts_its_calls_on_every_replica() {
     }
 }
 
+/// The audit records (target `audit`) in one replica's log.
+fn audit_records(replica: &HttpServer) -> Vec<String> {
+    let log = replica.log.lock().unwrap().clone();
+    log.lines()
+        .filter(|line| line.contains("\"outcome\":\""))
+        .map(str::to_string)
+        .collect()
+}
+
+/// "Every sampling request leaves exactly one audit record", across the
+/// cluster: a call parked on r1, its first round answered on r2 (which
+/// replays it and takes it over), its second on r3 (which replays both
+/// rounds and takes it over from r2) leaves two records, one per request,
+/// each where its answer arrived. The runs taken over record nothing for
+/// the request they waited on, and a replay does not record again the
+/// requests of rounds answered before.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_sampling_request_leaves_one_audit_record_across_replicas() {
+    let cluster = Cluster::start("", &[]);
+    let clients = futures::future::join_all(
+        cluster
+            .replicas
+            .iter()
+            .map(|r| r.connect(ScriptedClient::replying("unused").modern())),
+    )
+    .await;
+    let request = report_request("audited");
+    let first = round(&clients[0], request.clone()).await;
+    let second = round(
+        &clients[1],
+        retry(&request, &first, answer("explained-audited")),
+    )
+    .await;
+    let end = clients[2]
+        .call_tool_once(retry(&request, &second, answer("rated")))
+        .await
+        .unwrap();
+    assert!(matches!(end, CallToolResponse::Complete(r) if r.is_error == Some(false)));
+
+    // Wait until r1 and r2 have stopped the runs taken from them (a record
+    // of theirs would be logged before that) and r2, r3 logged theirs.
+    let stopped = "call ended after its client stopped waiting";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let [r1, r2, r3] = [0, 1, 2].map(|n| &cluster.replicas[n]);
+    loop {
+        let both_stopped = [r1, r2]
+            .iter()
+            .all(|replica| replica.log.lock().unwrap().contains(stopped));
+        let both_logged = !audit_records(r2).is_empty() && !audit_records(r3).is_empty();
+        if both_stopped && both_logged {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the runs taken over were never stopped:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let records: Vec<Vec<String>> = [r1, r2, r3].map(audit_records).into();
+    assert_eq!(
+        records.iter().map(Vec::len).collect::<Vec<_>>(),
+        [0, 1, 1],
+        "records on r1, r2, r3: {records:#?}"
+    );
+    for record in records.concat() {
+        assert!(record.contains("\"outcome\":\"answered\""), "{record}");
+    }
+}
+
+/// Marking a round answered is fenced by its claim: a replica whose lease
+/// lapsed while another claimed the round must not write over that claim
+/// (the round would then be answered twice, or by no one).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_round_is_marked_answered_only_by_the_holder_of_its_claim() {
+    use wasm_mcp_host::shared::{Claimed, Shared};
+    let dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(dir.path());
+    let shared = Shared::connect(&redis.url).await.unwrap();
+    let mut store = Store::open(&redis.url).await;
+    let ttl = Duration::from_secs(60);
+
+    let Claimed::Mine(lapsed) = shared.claim_round("fenced:1:1", ttl).await.unwrap() else {
+        panic!("a fresh round is claimed")
+    };
+    // Its lease lapsed, and another replica claimed the round since.
+    store
+        .set("wasm-mcp:round:fenced:1:1", "another-replica:7")
+        .await;
+    assert!(!lapsed.answered().await, "a lapsed claim was marked");
+    assert_eq!(
+        store.get("wasm-mcp:round:fenced:1:1").await.as_deref(),
+        Some("another-replica:7"),
+        "the other replica's claim was overwritten"
+    );
+
+    let Claimed::Mine(held) = shared.claim_round("fenced:1:2", ttl).await.unwrap() else {
+        panic!("a fresh round is claimed")
+    };
+    assert!(held.answered().await);
+    assert_eq!(
+        store.get("wasm-mcp:round:fenced:1:2").await.as_deref(),
+        Some("answered")
+    );
+    assert!(matches!(
+        shared.claim_round("fenced:1:2", ttl).await,
+        Ok(Claimed::AlreadyAnswered)
+    ));
+}
+
 #[test]
 fn the_seed_client_keeps_its_session_on_one_replica_through_nginx() {
     let python = python_with_mcp(SEED_SDK);
@@ -680,4 +794,64 @@ fn the_seed_client_keeps_its_session_on_one_replica_through_nginx() {
         .map(|run| seed_report(&format!("ERROR deadlock {run}"), answer))
         .collect();
     assert_eq!(report, expected);
+
+    // A body over nginx's 1 MiB default, well under the replicas' 4 MiB,
+    // reaches a replica.
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "big", "version": "1"},
+        "_meta": {"pad": "x".repeat(2 * 1024 * 1024)}
+    }})
+    .to_string();
+    let status = status_of(
+        &nginx.url,
+        &[
+            format!(
+                "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                 Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n",
+                big.len()
+            )
+            .into_bytes(),
+            big.into_bytes(),
+        ]
+        .concat(),
+    );
+    assert!(
+        status.is_some_and(|code| code != 413 && code < 500),
+        "a 2 MiB body through nginx: {status:?}"
+    );
+
+    // With every replica gone, nginx's /healthz says so.
+    for replica in &cluster.replicas {
+        let killed = Command::new("kill")
+            .args(["-KILL", &replica.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
+    let health = status_of(
+        &nginx.url,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        health.is_some_and(|code| code >= 500),
+        "/healthz with no replica up: {health:?}"
+    );
+}
+
+/// The status code nginx (at `url`'s address) answers a raw HTTP/1.1
+/// `request` with, or `None` if it answers nothing readable.
+fn status_of(url: &str, request: &[u8]) -> Option<u16> {
+    let address = url.trim_start_matches("http://").trim_end_matches("/mcp");
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // nginx may refuse a body before reading all of it; its answer is
+    // still there to read.
+    let _ = stream.write_all(request);
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    line.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }

@@ -143,7 +143,7 @@ async fn traps_and_resource_limits_end_only_the_call() {
         (
             "probe_result",
             json!({"bytes": 5000}),
-            "plugin `probe` hit a limit: result size: the result has 5000 bytes, more than 4096 (`limits.result_bytes`)",
+            "plugin `probe` hit a limit: result size: the result has 5064 bytes, more than 4096 (`limits.result_bytes`; each content block",
         ),
     ];
     for (tool, arguments, expected) in cases {
@@ -1029,4 +1029,297 @@ async fn a_write_cut_short_leaves_no_partial_record() {
     // The host survived the kernel's SIGXFSZ and goes on.
     let after = call(&client, "probe_result", json!({"bytes": 1})).await;
     assert_eq!(text(&after), "r");
+}
+
+/// A JSON-RPC batch over stdio gets one JSON-RPC error (MCP removed batches
+/// in 2025-06-18), as does JSON that is no object; never silence, and the
+/// server goes on serving.
+#[test]
+fn a_json_rpc_batch_over_stdio_is_answered_not_ignored() {
+    use std::io::{BufRead, Write};
+    let workspace = Workspace::standard();
+    let mut child = std::process::Command::new(binary())
+        .env("WASM_MCP_CACHE_DIR", test_cache_dir())
+        .current_dir(workspace.dir.path())
+        .args(["serve", "--stdio", "--config"])
+        .arg(workspace.config())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    // Read on a thread, so a line left unanswered fails the test instead of
+    // hanging it.
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The next answer, past anything the server sends of its own accord.
+    let next = || -> Value {
+        loop {
+            let line = received
+                .recv_timeout(Duration::from_secs(30))
+                .expect("a line sent to the server went unanswered for 30 s");
+            let message: Value = serde_json::from_str(&line).unwrap();
+            if message.get("method").is_none() {
+                return message;
+            }
+        }
+    };
+    let mut send = |line: &str| {
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    };
+
+    send(r#"[{"jsonrpc": "2.0", "id": 1, "method": "ping"}]"#);
+    let batch = next();
+    assert_eq!(batch["id"], Value::Null, "{batch}");
+    assert_eq!(batch["error"]["code"], -32600, "{batch}");
+    let message = batch["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("batches") && message.contains("2025-06-18"),
+        "{message}"
+    );
+    send("42");
+    let number = next();
+    assert_eq!(number["id"], Value::Null, "{number}");
+    assert_eq!(number["error"]["code"], -32600, "{number}");
+
+    send(
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"}
+        }})
+        .to_string(),
+    );
+    let initialized = next();
+    assert_eq!(initialized["id"], 2, "{initialized}");
+    assert!(initialized.get("result").is_some(), "{initialized}");
+    send(r#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#);
+    send(r#"[{"jsonrpc": "2.0", "method": "notifications/initialized"}]"#);
+    let notifications = next();
+    assert_eq!(notifications["error"]["code"], -32600, "{notifications}");
+    send(r#"{"jsonrpc": "2.0", "id": 3, "method": "ping"}"#);
+    let pong = next();
+    assert_eq!(pong["id"], 3, "{pong}");
+    assert!(pong.get("result").is_some(), "{pong}");
+
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A TCP connection to the server at `url`, from `local` (any address in
+/// 127/8: Linux routes all of it to loopback, and the server tells clients
+/// apart by address), with nothing sent yet.
+async fn connect_from(url: &str, local: [u8; 4]) -> tokio::net::TcpStream {
+    let server: std::net::SocketAddr = authority_of(url).parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(local), 0u16).into())
+        .unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// `127.0.0.1:PORT` of a server URL `http://127.0.0.1:PORT/mcp`.
+fn authority_of(url: &str) -> &str {
+    url.trim_start_matches("http://").trim_end_matches("/mcp")
+}
+
+/// Read `stream` until the server closes it: what it sent, or `None` when
+/// it is still open after `limit`.
+async fn until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let read_all = async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(limit, read_all).await.ok()?;
+    Some(String::from_utf8_lossy(&received).into_owned())
+}
+
+/// The head of a POST to /mcp that promises a 1000-byte body; one byte of
+/// it follows.
+fn stalled_post(url: &str) -> Vec<u8> {
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: 1000\r\n\r\n{{",
+        authority_of(url)
+    )
+    .into_bytes()
+}
+
+/// Slow clients cannot hold connections (a head must arrive within
+/// --header-timeout-s, a body within --body-timeout-s), and one address at
+/// --max-connections-per-client is refused at once while another address
+/// is served as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_and_greedy_connections_are_closed_and_other_clients_still_served() {
+    use tokio::io::AsyncWriteExt;
+    let workspace = Workspace::standard();
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &[
+            "--header-timeout-s",
+            "4",
+            "--body-timeout-s",
+            "4",
+            "--max-connections",
+            "32",
+            "--max-connections-per-client",
+            "4",
+        ],
+    );
+    let url = server.url.clone();
+    let local = [127, 0, 0, 1];
+    let opened = Instant::now();
+    // 127.0.0.1 takes its four connections: half a head, nothing, a body
+    // promised and stalled after one byte, nothing.
+    let mut half_head = connect_from(&url, local).await;
+    half_head
+        .write_all(format!("POST /mcp HTTP/1.1\r\nHost: {}\r\n", authority_of(&url)).as_bytes())
+        .await
+        .unwrap();
+    let mut silent = connect_from(&url, local).await;
+    let mut stalled_body = connect_from(&url, local).await;
+    stalled_body.write_all(&stalled_post(&url)).await.unwrap();
+    let mut also_silent = connect_from(&url, local).await;
+
+    // A fifth from that address is over its share: answered and closed at
+    // once (the server accepts in order, so the four above hold their places).
+    let mut fifth = connect_from(&url, local).await;
+    let refused = until_closed(&mut fifth, Duration::from_secs(2))
+        .await
+        .expect("a connection over the per-client cap is closed at once, not held");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(
+        refused.contains("--max-connections-per-client"),
+        "{refused}"
+    );
+
+    // Another client, 127.0.0.2, is served meanwhile: a real initialize.
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let initialized = other
+        .post(&url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "other", "version": "1"}
+            }})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(initialized.status(), 200);
+    assert!(initialized.headers().contains_key("mcp-session-id"));
+
+    // Each slow connection is closed once its timeout (4 s) passes.
+    let limit = Duration::from_secs(20);
+    for (what, stream) in [
+        ("half a head", &mut half_head),
+        ("nothing", &mut silent),
+        ("nothing", &mut also_silent),
+    ] {
+        assert!(
+            until_closed(stream, limit).await.is_some(),
+            "a connection that sent {what} is still open after {} s",
+            opened.elapsed().as_secs()
+        );
+    }
+    let timed_out = until_closed(&mut stalled_body, limit)
+        .await
+        .expect("a connection whose body stalled is still open");
+    assert!(timed_out.starts_with("HTTP/1.1 408"), "{timed_out}");
+    assert!(timed_out.contains("--body-timeout-s"), "{timed_out}");
+    assert!(
+        opened.elapsed() < limit,
+        "slow connections took {:?} to close",
+        opened.elapsed()
+    );
+}
+
+/// With a token configured, a request without it is refused on its head,
+/// before the body it promises is read: a client without the token cannot
+/// hold a connection by stalling a body.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_is_checked_before_any_body_is_read() {
+    use tokio::io::AsyncWriteExt;
+    let workspace = Workspace::standard();
+    let server = HttpServer::start_env(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--body-timeout-s", "60"],
+        &[("WASM_MCP_AUTH_TOKEN", "a-secret-token")],
+    );
+    let mut stream = connect_from(&server.url, [127, 0, 0, 1]).await;
+    stream.write_all(&stalled_post(&server.url)).await.unwrap();
+    let answer = until_closed(&mut stream, Duration::from_secs(20))
+        .await
+        .expect("the connection is held while its body stalls, token or not");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}
+
+/// `--max-sessions` holds for concurrent `initialize` requests: counting
+/// the live sessions and taking a place is one step, so ten at once open
+/// two sessions and the rest get the JSON-RPC 503.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_initializes_open_no_more_sessions_than_the_cap() {
+    let workspace = Workspace::standard();
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--max-sessions", "2"],
+    );
+    let http = reqwest::Client::new();
+    let initializes = (0..10).map(|id| {
+        let request = http
+            .post(&server.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(
+                json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": format!("racer{id}"), "version": "1"}
+                }})
+                .to_string(),
+            );
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let opened = response.headers().contains_key("mcp-session-id");
+            (status, opened, response.text().await.unwrap())
+        }
+    });
+    let answers = futures::future::join_all(initializes).await;
+    let opened = answers.iter().filter(|(_, opened, _)| *opened).count();
+    assert_eq!(opened, 2, "sessions opened: {answers:?}");
+    for (status, opened, body) in &answers {
+        if !opened {
+            assert_eq!(*status, 503, "{body}");
+            let answer: Value = serde_json::from_str(body).unwrap();
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("--max-sessions"), "{answer}");
+        }
+    }
 }

@@ -38,7 +38,12 @@ async fn the_embedded_default_serves_the_log_archiver_into_the_working_folder() 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_sessions_each_receive_only_their_own_sampling_requests() {
     let workspace = Workspace::standard();
-    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    // All 72 calls come from one address, one client: let it hold them all.
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--max-client-calls", "100"],
+    );
     const SESSIONS: usize = 24;
     const CALLS: usize = 3;
     let names: Vec<String> = (0..SESSIONS).map(|i| format!("client{i:02}")).collect();
@@ -210,5 +215,142 @@ async fn sigterm_drains_new_requests_get_503_and_running_calls_finish() {
             "the server did not exit once its running call finished"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A raw `initialize` POST to `url`, as a browser page or a script could send it.
+fn raw_initialize(url: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"}
+            }})
+            .to_string(),
+        )
+}
+
+#[tokio::test]
+async fn loopback_looking_hosts_and_origins_are_refused_and_open_no_session() {
+    let workspace = Workspace::standard();
+    // One session at most: one opened by a refused request would leave
+    // none for the real client at the end.
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--max-sessions", "1"],
+    );
+    let port = reqwest::Url::parse(&server.url).unwrap().port().unwrap();
+    for origin in [
+        "http://[::1].evil.test".to_string(),
+        format!("http://[::1].evil.test:{port}"),
+        "http://localhost:80.evil.test".to_string(),
+        "http://127.0.0.1.evil.test".to_string(),
+        "null".to_string(),
+    ] {
+        let refused = raw_initialize(&server.url)
+            .header("origin", &origin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "Origin {origin}");
+        assert!(refused.headers().get("mcp-session-id").is_none());
+        let message = refused.text().await.unwrap();
+        assert!(message.contains("Origin"), "{origin}: {message}");
+    }
+    // Not `host[:port]` at all: a malformed Host is a bad request (RFC 9112).
+    for host in [
+        format!("[::1]evil.test:{port}"),
+        format!("[::1].evil.test:{port}"),
+        format!("localhost:{port}.evil.test"),
+        format!("127.0.0.1:{port}:{port}"),
+    ] {
+        let refused = raw_initialize(&server.url)
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "Host {host}");
+        assert!(refused.headers().get("mcp-session-id").is_none());
+        let message = refused.text().await.unwrap();
+        assert!(message.contains("Host"), "{host}: {message}");
+    }
+    // Well formed, but not this server's name.
+    for host in [
+        format!("localhost.evil.test:{port}"),
+        format!("127.0.0.1.evil.test:{port}"),
+    ] {
+        let refused = raw_initialize(&server.url)
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "Host {host}");
+    }
+
+    let accepted = raw_initialize(&server.url)
+        .header("origin", "http://localhost:5173")
+        .header("host", format!("localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200, "the one session is still free");
+    let session = accepted.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let _ = accepted.bytes().await;
+    let initialized = reqwest::Client::new()
+        .post(&server.url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", session)
+        .body(r#"{"jsonrpc": "2.0", "method": "notifications/initialized"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        initialized.status().is_success(),
+        "{}",
+        initialized.status()
+    );
+    let over = raw_initialize(&server.url).send().await.unwrap();
+    assert_eq!(over.status(), 503, "and the limit of one is in force");
+}
+
+#[tokio::test]
+async fn a_json_rpc_batch_gets_a_json_rpc_error_not_silence() {
+    let workspace = Workspace::standard();
+    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    ]);
+    let without_session = reqwest::Client::new()
+        .post(&server.url)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    let client = BareClient::connect(&server.url).await;
+    let in_session = client.post(&batch).send().await.unwrap();
+    for response in [without_session, in_session] {
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(answer["jsonrpc"], "2.0", "{answer}");
+        assert_eq!(answer["id"], serde_json::Value::Null, "{answer}");
+        assert_eq!(answer["error"]["code"], -32600, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("batches") && message.contains("2025-06-18"),
+            "{message}"
+        );
     }
 }

@@ -534,3 +534,98 @@ async fn an_earlier_rounds_state_cannot_answer_a_later_round() {
     };
     assert_eq!(text(&result), "summary: S; grade: 7");
 }
+
+/// The spec: a server SHOULD ignore `inputResponses` it does not recognise.
+/// A retry carrying, beside the asked key's answer, keys it never asked
+/// (one named like a later round's, one holding no result at all)
+/// completes the call with the answer asked for.
+#[tokio::test]
+async fn a_retry_with_extra_input_responses_completes_the_call() {
+    for transport in TRANSPORTS {
+        let workspace = Workspace::standard();
+        let session = open(transport, &workspace, oracle().modern()).await;
+        let request = params("process_log_entry", json!({"log_line": "extra"}));
+        let first = round(&session.client, request.clone()).await;
+        let mut answered = retry(&request, &first, answer("fine"));
+        let responses = answered.input_responses.as_mut().unwrap();
+        responses.insert("sampling-99".into(), answer("not this one"));
+        responses.insert("unrecognised".into(), json!({"anything": [1, 2]}));
+        responses.insert("not-an-object".into(), json!("text"));
+        let CallToolResponse::Complete(done) =
+            session.client.call_tool_once(answered).await.unwrap()
+        else {
+            panic!("{transport:?}: extra inputResponses kept the call from completing")
+        };
+        assert_eq!(done.is_error, Some(false), "{transport:?}: {}", text(&done));
+        assert_eq!(
+            workspace.read("incident_report.txt"),
+            Some(seed_report("extra", "fine")),
+            "{transport:?}"
+        );
+    }
+}
+
+/// A state key file the two processes of the replay test share.
+const KEYS: &str = "k1 0303030303030303030303030303030303030303030303030303030303030303\n";
+
+/// A process serving the replayable test plugin with the shared key file,
+/// one call per client at a time.
+fn capped_replica(workspace: &Workspace) -> HttpServer {
+    let keys = workspace.path("state.keys");
+    HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &[
+            "--state-key-file",
+            keys.to_str().unwrap(),
+            "--max-client-calls",
+            "1",
+        ],
+    )
+}
+
+/// A retry that replays its call needs a call slot of its own where it
+/// runs: at the client's cap it is refused as a new call is (it used to
+/// run without one, past the cap), and the refusal does not use up the
+/// round: once a slot is free, the same retry replays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_at_the_clients_cap_is_refused_until_a_slot_is_free() {
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\ncomponent = {:?}\nappend = [\"replay.txt\"]\n",
+        component("replayable")
+    ));
+    std::fs::write(workspace.path("state.keys"), KEYS).unwrap();
+    let (a, b) = (capped_replica(&workspace), capped_replica(&workspace));
+    let on_a = a.connect(ScriptedClient::replying("unused").modern()).await;
+    let on_b = b.connect(ScriptedClient::replying("unused").modern()).await;
+    let request = params("ask_with_random", json!({}));
+    let first = round(&on_a, request.clone()).await;
+    // The client's one call on B.
+    let other = params("ask_twice", json!({"topic": "t"}));
+    let held = round(&on_b, other.clone()).await;
+
+    let replayed = on_b
+        .call_tool_once(retry(&request, &first, answer("one")))
+        .await
+        .unwrap();
+    let CallToolResponse::Complete(refused) = replayed else {
+        panic!("a replay at the client's cap ran without a call slot")
+    };
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        text(&refused).contains("`--max-client-calls`"),
+        "{}",
+        text(&refused)
+    );
+
+    // B's call ends, giving its slot back; the same retry now replays.
+    let next = round(&on_b, retry(&other, &held, answer("x"))).await;
+    let end = on_b
+        .call_tool_once(retry(&other, &next, answer("y")))
+        .await
+        .unwrap();
+    assert!(matches!(end, CallToolResponse::Complete(r) if r.is_error == Some(false)));
+    let second = round(&on_b, retry(&request, &first, answer("one"))).await;
+    let asked = serde_json::to_string(&second.input_requests).unwrap();
+    assert!(asked.contains("Again "), "{asked}");
+}

@@ -91,6 +91,8 @@ async fn respond(
     });
     match uri.path() {
         "/api/hello" | "/hello" => "hello from upstream".into_response(),
+        // What a `..;` path would reach on Tomcat, Jetty or Spring.
+        "/v1/echo" | "/admin/echo" => format!("echo {}", uri.path()).into_response(),
         "/api/upload" => format!("received {} bytes", body.len()).into_response(),
         "/api/big" => "x".repeat(200_000).into_response(),
         // No Content-Length: the limit must hold while the body streams.
@@ -221,6 +223,61 @@ async fn granted_requests_pass_and_every_other_host_port_path_method_and_scheme_
     let log = std::fs::read_to_string(workspace.path("server.log")).unwrap();
     assert!(
         log.contains("add \"DELETE\" to its `methods`"),
+        "the host's log says why: {log}"
+    );
+}
+
+/// `/v1/..;/admin/echo` is `/admin/echo` to servers that drop `;parameters`
+/// before resolving `..`: under a `/v1/` grant with a secret header it must
+/// be refused before it leaves, and so must its encoded spellings.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dot_segment_hidden_by_parameters_never_leaves_its_grant() {
+    let upstream = Upstream::start().await;
+    let workspace = fetcher_workspace(&format!(
+        "allow = [{{ url = \"http://127.0.0.1:{}/v1/\", methods = [\"GET\"], headers = {{ Authorization = \"Bearer v1-only\" }} }}]",
+        upstream.port()
+    ));
+    let session = open_env(
+        Transport::Stdio,
+        &workspace,
+        ScriptedClient::without_sampling(),
+        &[],
+        &[],
+    )
+    .await;
+    let client = &session.client;
+
+    let (granted, failed) = fetch(client, json!({ "url": upstream.url("/v1/echo") })).await;
+    assert!(!failed, "{granted}");
+    assert!(granted.contains("echo /v1/echo"), "{granted}");
+    // Parameters on an ordinary segment are allowed.
+    let (parameters, failed) = fetch(client, json!({ "url": upstream.url("/v1/echo;v=2") })).await;
+    assert!(!failed, "{parameters}");
+    assert_eq!(status_of(&parameters), 404);
+
+    for path in [
+        "/v1/..;/admin/echo",
+        "/v1/..;x=1/admin/echo",
+        "/v1/%2e%2e;/admin/echo",
+        "/v1/.%2E;jsessionid=1/admin/echo",
+    ] {
+        let (error, failed) = fetch(client, json!({ "url": upstream.url(path) })).await;
+        assert!(failed, "{path} was sent: {error}");
+        assert!(error.contains("denied"), "{path}: {error}");
+    }
+
+    assert_eq!(
+        upstream.paths(),
+        vec!["/v1/echo", "/v1/echo;v=2"],
+        "only the plain requests arrived: nothing reached /admin"
+    );
+    for request in upstream.seen() {
+        assert_eq!(request.headers["authorization"], "Bearer v1-only");
+    }
+    session.client.cancel().await.unwrap();
+    let log = std::fs::read_to_string(workspace.path("server.log")).unwrap();
+    assert!(
+        log.contains("\"..;\" reads as `.` or `..`"),
         "the host's log says why: {log}"
     );
 }

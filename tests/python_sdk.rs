@@ -441,3 +441,45 @@ async fn the_python_example_offers_prompts_resources_and_completions() {
         }
     }
 }
+
+/// Loads the Python SDK's `_offers` module without the package's
+/// `__init__` (which needs a component's bindings), runs its URI template
+/// matcher over every case of the table, and prints the cases it gets wrong
+/// as a JSON list.
+const PYTHON_TEMPLATE_CASES: &str = r#"
+import importlib, json, sys, types
+sdk, table = sys.argv[1], sys.argv[2]
+package = types.ModuleType("wasm_mcp")
+package.__path__ = [sdk]
+sys.modules["wasm_mcp"] = package
+offers = importlib.import_module("wasm_mcp._offers")
+wrong = []
+with open(table, encoding="utf-8") as cases:
+    for case in json.load(cases):
+        got = offers.match_template(offers.parse_template(case["template"]), case["uri"])
+        if got != case["expect"]:
+            wrong.append(f"{case['why']}: {case['template']!r} gave {str(got)[:200]}")
+print(json.dumps(wrong))
+"#;
+
+/// The Python SDK's matcher agrees with the host's and the other SDKs' on
+/// the shared table (linear time, percent-decoding, malformed escapes, the
+/// 8 KiB limit), run with the same `python3` the SDK's venv comes from.
+#[test]
+fn the_python_sdk_matches_uri_templates_as_the_shared_table_says() {
+    let root = repo_root();
+    let output = sdks::run(
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(PYTHON_TEMPLATE_CASES)
+            .arg(root.join("plugins/python-sdk/wasm_mcp"))
+            .arg(root.join("tests/cases/uri_templates.json")),
+    );
+    let wrong: Vec<String> = serde_json::from_str(output.trim())
+        .unwrap_or_else(|e| panic!("the case runner printed {output:?}: {e}"));
+    assert!(
+        wrong.is_empty(),
+        "the Python SDK disagrees with tests/cases/uri_templates.json:\n{}",
+        wrong.join("\n")
+    );
+}

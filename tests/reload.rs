@@ -247,3 +247,185 @@ async fn listen_streams_count_against_their_clients_share() {
         );
     }
 }
+
+/// `component` grown to exactly `size` bytes by a custom section at its end,
+/// which changes nothing the host loads; `None` when the gap cannot be
+/// filled exactly (a section's length field grows in steps).
+fn padded(component: &[u8], size: usize) -> Option<Vec<u8>> {
+    fn leb128(mut n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return out;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let gap = size.checked_sub(component.len())?;
+    let name = b"pad";
+    (0..gap).find_map(|payload| {
+        let body = 1 + name.len() + payload;
+        let length = leb128(body);
+        (1 + length.len() + body == gap).then(|| {
+            let mut out = component.to_vec();
+            out.push(0);
+            out.extend(length);
+            out.push(name.len() as u8);
+            out.extend(name);
+            out.extend(std::iter::repeat_n(0u8, payload));
+            out
+        })
+    })
+}
+
+/// Two components padded to the same size.
+fn same_size(a: &[u8], b: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    (a.len().max(b.len()) + 16..)
+        .take(1000)
+        .find_map(|size| Some((padded(a, size)?, padded(b, size)?)))
+        .expect("the components could not be padded to one size")
+}
+
+/// A component rewritten in place with the same size and its modification
+/// time put back (as a rewrite within a file system's timestamp granularity
+/// looks) is still seen by `--watch`, and served.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_sees_a_same_size_rewrite_that_keeps_the_modification_time() {
+    use std::io::Write as _;
+    let (probe, fetcher) = same_size(
+        &std::fs::read(component("probe")).unwrap(),
+        &std::fs::read(component("fetcher")).unwrap(),
+    );
+    let workspace =
+        Workspace::with_config("[[plugin]]\nname = \"swappable\"\ncomponent = \"plugin.wasm\"\n");
+    let path = workspace.path("plugin.wasm");
+    std::fs::write(&path, &probe).unwrap();
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--watch"],
+    );
+    let client = server.connect(ScriptedClient::without_sampling()).await;
+    assert!(
+        tool_names(&client)
+            .await
+            .contains(&"probe_sleep".to_string())
+    );
+
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.write_all(&fetcher).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    let after = std::fs::metadata(&path).unwrap();
+    assert_eq!(
+        (after.len(), after.modified().unwrap()),
+        (probe.len() as u64, modified)
+    );
+
+    eventually(
+        "the rewritten component to be served",
+        Duration::from_secs(30),
+        async || tool_names(&client).await.contains(&"fetch".to_string()),
+    )
+    .await;
+}
+
+/// A component rewritten while a reload compiles the previous rewrite is
+/// loaded by another reload: the reload's baseline is what it read, not
+/// what the file holds when it finishes.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_loads_a_rewrite_that_lands_during_a_reload() {
+    let workspace = swappable_workspace();
+    // No compile cache: each reload compiles, which takes a while.
+    let server = HttpServer::start_with(
+        Some(&workspace.config()),
+        workspace.dir.path(),
+        &["--watch", "--no-cache"],
+    );
+    let client = server.connect(ScriptedClient::without_sampling()).await;
+    let count = |what: &str| server.log.lock().unwrap().matches(what).count();
+    install(&component("fetcher"), &workspace.path("plugin.wasm"));
+    eventually("the reload to start", Duration::from_secs(20), async || {
+        count("reloading the plugins") >= 1
+    })
+    .await;
+    // It has read the fetcher by now and is compiling it.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    install(&component("probe"), &workspace.path("plugin.wasm"));
+    eventually(
+        "the first reload to finish",
+        Duration::from_secs(60),
+        async || count("reloaded:") >= 1,
+    )
+    .await;
+    eventually(
+        "the component written during the reload to be served",
+        Duration::from_secs(60),
+        async || {
+            let names = tool_names(&client).await;
+            names.contains(&"probe_sleep".to_string()) && !names.contains(&"fetch".to_string())
+        },
+    )
+    .await;
+}
+
+/// A reload that takes a list away changes it too: a 2026-07-28 listener
+/// that asked for prompts hears `prompts/list_changed` when the new plugins
+/// offer none, as well as `tools/list_changed`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_hears_that_the_prompts_went_away() {
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\nname = \"swappable\"\ncomponent = {:?}\n",
+        component("shapes")
+    ));
+    let server = HttpServer::start(Some(&workspace.config()), workspace.dir.path());
+    let modern = server
+        .connect(ScriptedClient::without_sampling().modern())
+        .await;
+    let mut subscription = modern
+        .peer()
+        .listen(
+            SubscriptionFilter::builder()
+                .tools_list_changed()
+                .prompts_list_changed()
+                .build(),
+        )
+        .await
+        .expect("subscriptions/listen");
+    std::fs::write(
+        workspace.config(),
+        format!(
+            "[[plugin]]\nname = \"swappable\"\ncomponent = {:?}\n",
+            component("probe")
+        ),
+    )
+    .unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let next = tokio::time::timeout(Duration::from_secs(20), subscription.next())
+            .await
+            .unwrap_or_else(|_| panic!("the listener heard only {heard:?}"))
+            .unwrap();
+        heard.push(next.expect("the stream ended"));
+    }
+    assert!(
+        matches!(heard[0], ServerNotification::ToolListChangedNotification(_)),
+        "{heard:?}"
+    );
+    assert!(
+        matches!(
+            heard[1],
+            ServerNotification::PromptListChangedNotification(_)
+        ),
+        "{heard:?}"
+    );
+}

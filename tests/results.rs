@@ -205,3 +205,54 @@ async fn titles_annotations_and_output_schemas_are_listed() {
         serde_json::to_value(tools.iter().find(|t| t.name == "probe_result").unwrap()).unwrap();
     assert!(old.get("annotations").is_none() && old.get("outputSchema").is_none());
 }
+
+/// Every content block counts toward `limits.result_bytes`, however empty:
+/// 150,000 empty text blocks (megabytes on the wire, far more in host
+/// memory) are refused before they are converted, and a few thousand
+/// count their fixed cost each.
+#[tokio::test]
+async fn empty_blocks_count_toward_the_result_limit() {
+    let workspace = Workspace::with_config(&format!(
+        "[[plugin]]\ncomponent = {:?}\n[plugin.limits]\nresult_bytes = 200000\nmemory_mib = 128\n",
+        component("shapes"),
+    ));
+    for transport in TRANSPORTS {
+        let session = open(transport, &workspace, ScriptedClient::replying("x")).await;
+        let at = format!("{transport:?}");
+
+        let many = call(&session.client, "empty_blocks", json!({"count": 150_000})).await;
+        assert_eq!(
+            many.is_error,
+            Some(true),
+            "{at}: {} blocks",
+            many.content.len()
+        );
+        let message = text(&many);
+        assert!(
+            message.starts_with("plugin `shapes` hit a limit: result size: the answer has 150000 content blocks, more than 10000")
+                && message.contains("`limits.result_bytes`"),
+            "{at}: {message}"
+        );
+        assert_eq!(many.content.len(), 1, "{at}");
+
+        // 5,000 blocks of 64 bytes each: 320,000 bytes, over the limit.
+        let some = call(&session.client, "empty_blocks", json!({"count": 5_000})).await;
+        assert_eq!(some.is_error, Some(true), "{at}");
+        let message = text(&some);
+        assert!(
+            message.starts_with(
+                "plugin `shapes` hit a limit: result size: the result has 320000 bytes, more than 200000 (`limits.result_bytes`; each content block"
+            ),
+            "{at}: {message}"
+        );
+
+        // 3,000 of them fit: 192,000 bytes.
+        let fits = call(&session.client, "empty_blocks", json!({"count": 3_000})).await;
+        assert_ne!(fits.is_error, Some(true), "{at}: {}", text(&fits));
+        assert_eq!(fits.content.len(), 3_000, "{at}");
+
+        // The host still serves.
+        let weather = call(&session.client, "weather", json!({"city": "Oslo"})).await;
+        assert_ne!(weather.is_error, Some(true), "{at}: {}", text(&weather));
+    }
+}

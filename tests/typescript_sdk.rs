@@ -378,3 +378,69 @@ async fn the_typescript_example_offers_a_prompt_resources_and_completions() {
         }
     }
 }
+
+/// Bundles the TypeScript SDK's `offers.ts` for node with the SDK's own
+/// esbuild, runs its URI template matcher over every case of the table,
+/// and prints the cases it gets wrong as a JSON list.
+const TS_TEMPLATE_CASES: &str = r#"
+import { build } from 'esbuild';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [offers, table] = process.argv.slice(2);
+const bundled = await build({
+  stdin: { contents: `export { parseTemplate, matchTemplate } from ${JSON.stringify(offers)};`, resolveDir: process.cwd(), loader: 'js' },
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  external: ['wasm-mcp:*'],
+  write: false,
+  logLevel: 'error',
+});
+const scratch = mkdtempSync(join(tmpdir(), 'uri-template-cases-'));
+let matcher;
+try {
+  const module = join(scratch, 'offers.mjs');
+  writeFileSync(module, bundled.outputFiles[0].text);
+  matcher = await import(pathToFileURL(module).href);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+const shown = (values) => (values === null ? 'null' : JSON.stringify(Object.keys(values).sort().map((key) => [key, values[key]])));
+const wrong = [];
+for (const c of JSON.parse(readFileSync(table, 'utf8'))) {
+  const got = matcher.matchTemplate(matcher.parseTemplate(c.template), c.uri) ?? null;
+  if (shown(got) !== shown(c.expect)) {
+    wrong.push(`${c.why}: ${JSON.stringify(c.template)} gave ${shown(got).slice(0, 200)}`);
+  }
+}
+console.log(JSON.stringify(wrong));
+"#;
+
+/// The TypeScript SDK's matcher agrees with the host's and the other SDKs'
+/// on the shared table (linear time, percent-decoding, malformed escapes,
+/// the 8 KiB limit).
+#[test]
+fn the_typescript_sdk_matches_uri_templates_as_the_shared_table_says() {
+    let workspace = sdks::node_workspace();
+    // In the workspace, so `esbuild` and `zod` resolve from its node_modules.
+    let script = workspace.join(format!("uri-template-cases-{}.mjs", std::process::id()));
+    std::fs::write(&script, TS_TEMPLATE_CASES).unwrap();
+    let output = sdks::run(
+        std::process::Command::new("node")
+            .current_dir(&workspace)
+            .arg(&script)
+            .arg(workspace.join("ts-sdk/src/offers.ts"))
+            .arg(repo_root().join("tests/cases/uri_templates.json")),
+    );
+    let _ = std::fs::remove_file(&script);
+    let wrong: Vec<String> = serde_json::from_str(output.trim())
+        .unwrap_or_else(|e| panic!("the case runner printed {output:?}: {e}"));
+    assert!(
+        wrong.is_empty(),
+        "the TypeScript SDK disagrees with tests/cases/uri_templates.json:\n{}",
+        wrong.join("\n")
+    );
+}

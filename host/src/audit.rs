@@ -11,7 +11,8 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -164,6 +165,54 @@ impl AuditLog {
     }
 }
 
+/// Whether one run of a call records its sampling requests now. A
+/// 2026-07-28 call may run more than once (replayed on another replica, or
+/// after a restart), and each request must leave exactly one record across
+/// all its runs: a replay records nothing until it has caught up with the
+/// round its retry answers (the runs that got the earlier rounds' answers
+/// recorded those requests), and a run another replica took over records
+/// nothing more (the replica that took it over records the request it was
+/// waiting on). Metrics follow the records. This concerns requests to the
+/// calling client only: a run that asks the host's provider makes a request
+/// of its own, recorded whatever this says.
+#[derive(Clone, Debug, Default)]
+pub struct CallAudit(Arc<CallAuditState>);
+
+#[derive(Debug, Default)]
+struct CallAuditState {
+    /// Replaying rounds answered before.
+    replaying: AtomicBool,
+    /// Another replica took the call over.
+    handed_over: AtomicBool,
+}
+
+impl CallAudit {
+    /// A run that replays rounds answered before: silent until
+    /// [`CallAudit::caught_up`].
+    pub fn replaying() -> Self {
+        let audit = CallAudit::default();
+        audit.0.replaying.store(true, Ordering::SeqCst);
+        audit
+    }
+
+    /// The replay has reached the round its retry answers: what it asks
+    /// from now on is its own to record.
+    pub fn caught_up(&self) {
+        self.0.replaying.store(false, Ordering::SeqCst);
+    }
+
+    /// Another replica took the call over: this run records nothing more,
+    /// whatever becomes of the request it waits on.
+    pub fn hand_over(&self) {
+        self.0.handed_over.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a request ending now is this run's to record.
+    pub fn records(&self) -> bool {
+        !self.0.replaying.load(Ordering::SeqCst) && !self.0.handed_over.load(Ordering::SeqCst)
+    }
+}
+
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
@@ -197,6 +246,21 @@ mod tests {
         assert_ne!(a, client_hash("session:8"));
         assert_eq!(a.len(), 16);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+    }
+
+    /// A call that runs once records everything; a replay only once it has
+    /// caught up; a run handed over never again, even if caught up.
+    #[test]
+    fn each_run_records_only_what_is_its_own() {
+        assert!(CallAudit::default().records());
+        let replay = CallAudit::replaying();
+        assert!(!replay.records(), "a replay's earlier rounds were recorded");
+        replay.clone().caught_up();
+        assert!(replay.records(), "clones share the state");
+        replay.hand_over();
+        assert!(!replay.records());
+        replay.caught_up();
+        assert!(!replay.records(), "handed over is for good");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! benchmarks (`benches/`) share.
 
 pub mod audit;
+pub mod authority;
 pub mod bindings;
 pub mod capabilities;
 pub mod client;
 pub mod config;
+pub mod connections;
 pub mod drain;
 pub mod embedded;
 pub mod fairness;

@@ -119,8 +119,9 @@ enum Command {
         /// caps and the audit). Repeat for several.
         #[arg(long = "trusted-proxy", value_name = "IP")]
         trusted_proxies: Vec<std::net::IpAddr>,
-        /// Calls one client may have running or parked at once (a client is
-        /// a session, or the address of a 2026-07-28 HTTP client); more are refused.
+        /// Calls one client may have running or parked at once (over HTTP a
+        /// client is its address, however many sessions it opens; an IPv6
+        /// client is its /64); more are refused.
         #[arg(long, value_name = "COUNT", default_value_t = 32,
               value_parser = clap::value_parser!(u64).range(1..))]
         max_client_calls: u64,
@@ -145,6 +146,28 @@ enum Command {
         /// The largest HTTP request body accepted, in bytes.
         #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
         max_request_bytes: usize,
+        /// HTTP connections open at most, all clients together; more are
+        /// answered 503 and closed (default: three quarters of the
+        /// file-descriptor limit, `ulimit -n`, at most 1024).
+        #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+        max_connections: Option<u64>,
+        /// HTTP connections one client (an address; an IPv6 client is its
+        /// /64) may have open at once; more are answered 503 and closed.
+        /// `--trusted-proxy` peers are held to --max-connections only
+        /// (default: a quarter of --max-connections, at most 256).
+        #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+        max_connections_per_client: Option<u64>,
+        /// How long a client may take to send a request's head (its line and
+        /// headers), and an idle keep-alive connection may wait for the next;
+        /// then the connection is closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout_s: u64,
+        /// How long a client may take to send a request's whole body; a
+        /// slower one gets 408 and its connection is closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_timeout_s: u64,
         /// Serve Prometheus metrics at /metrics (HTTP only), behind the same
         /// Host, Origin and token checks as /mcp.
         #[arg(long, conflicts_with = "stdio")]
@@ -301,6 +324,10 @@ async fn run(command: Command) -> Result<ExitCode> {
             allowed_hosts,
             allowed_origins,
             max_request_bytes,
+            max_connections,
+            max_connections_per_client,
+            header_timeout_s,
+            body_timeout_s,
             metrics,
             shutdown_grace_s,
             watch,
@@ -333,6 +360,10 @@ async fn run(command: Command) -> Result<ExitCode> {
             })?;
             let provider = provider_for(&config)?;
             let audit = audit_log(&config)?;
+            if let Some(name) = &replica_id {
+                // Before any lease or claim is named (see `fairness::holder_id`).
+                wasm_mcp_host::fairness::name_replica(name);
+            }
             let shared = match &redis {
                 Some(url) => Some(wasm_mcp_host::shared::Shared::connect(url).await?),
                 None => None,
@@ -371,7 +402,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             let clients = wasm_mcp_host::fairness::ClientLimits::behind(
                 max_client_calls as usize,
                 shared,
-                trusted_proxies,
+                trusted_proxies.clone(),
             );
             let server = McpServer::with_catalog(catalog, parked, clients, provider);
             if stdio {
@@ -397,6 +428,13 @@ async fn run(command: Command) -> Result<ExitCode> {
                     max_sessions,
                     metrics,
                     replica_id,
+                    connections: connection_limits(
+                        max_connections,
+                        max_connections_per_client,
+                        header_timeout_s,
+                        trusted_proxies,
+                    ),
+                    body_timeout: std::time::Duration::from_secs(body_timeout_s),
                 };
                 transport::serve_http(server, listen, options, shutdown).await?;
             }
@@ -413,6 +451,27 @@ async fn run(command: Command) -> Result<ExitCode> {
             print!("{}", describe(&config, &runtime));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The HTTP connection limits from the command line, defaults filled in
+/// from the process's file-descriptor limit.
+fn connection_limits(
+    max_connections: Option<u64>,
+    max_per_client: Option<u64>,
+    header_timeout_s: u64,
+    trusted_proxies: Vec<std::net::IpAddr>,
+) -> wasm_mcp_host::connections::ConnectionLimits {
+    use wasm_mcp_host::connections;
+    let max_total = max_connections.map_or_else(connections::default_max_total, |n| n as usize);
+    connections::ConnectionLimits {
+        max_total,
+        max_per_client: max_per_client.map_or_else(
+            || connections::default_max_per_client(max_total),
+            |n| n as usize,
+        ),
+        header_timeout: std::time::Duration::from_secs(header_timeout_s),
+        exempt: trusted_proxies,
     }
 }
 
@@ -457,6 +516,9 @@ fn warn_unmetered(config: &Config) {
 /// The report `wasm-mcp check` prints.
 fn describe(config: &Config, runtime: &Runtime) -> String {
     use std::fmt::Write;
+    // What a plugin says (names, descriptions, URIs) is shown escaped: it
+    // must not drive the operator's terminal or forge lines of the report.
+    use wasm_mcp_host::logging::escape_text as shown;
     let mut out = format!("config {}: OK\n", config.origin);
     if let Some(llm) = &config.llm {
         let _ = writeln!(
@@ -486,8 +548,8 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
         let _ = writeln!(
             out,
             "\nplugin `{}` ({}, contract {})",
-            plugin.name,
-            plugin.source,
+            shown(&plugin.name),
+            shown(&plugin.source),
             plugin.world.version()
         );
         let pinned = if plugin_config.sha256.is_some() {
@@ -500,19 +562,23 @@ fn describe(config: &Config, runtime: &Runtime) -> String {
             let _ = writeln!(
                 out,
                 "  tool  {}: {}",
-                tool.name,
-                tool.description.as_deref().unwrap_or("")
+                shown(&tool.name),
+                shown(tool.description.as_deref().unwrap_or(""))
             );
         }
         let offers = &plugin.offers;
         for prompt in &offers.prompts {
-            let _ = writeln!(out, "  prompt  {}", prompt.name);
+            let _ = writeln!(out, "  prompt  {}", shown(&prompt.name));
         }
         for resource in &offers.resources {
-            let _ = writeln!(out, "  resource  {}", resource.uri);
+            let _ = writeln!(out, "  resource  {}", shown(&resource.uri));
         }
         for template in &offers.templates {
-            let _ = writeln!(out, "  resource template  {}", template.uri_template);
+            let _ = writeln!(
+                out,
+                "  resource template  {}",
+                shown(&template.uri_template)
+            );
         }
         if plugin_config.grants.is_empty() {
             let _ = writeln!(out, "  may append to nothing");

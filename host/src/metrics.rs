@@ -65,7 +65,7 @@ impl Metrics {
         };
         let calls = counter(
             "wasm_mcp_calls_total",
-            "Tool calls by plugin and outcome (ok, invalid_arguments, failed, trapped, limit, cancelled).",
+            "Tool calls by plugin and outcome (ok, tool_error, invalid_arguments, failed, trapped, limit, cancelled, not_found, shared_store: the replicas' Redis failed and the call was not run).",
             &["plugin", "outcome"],
         );
         let limit_hits = counter(

@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::audit::CallAudit;
 use crate::capabilities::notify::{Notifier, NotifyRoute};
 use crate::capabilities::sampling::SampleRoute;
 use crate::fairness::{ClientKey, ClientLimits, ClientSlot};
@@ -76,6 +77,14 @@ impl Job {
             Job::Tool { name, .. } | Job::Prompt { name, .. } => name,
         }
     }
+
+    /// How the job ends when it is not run at all, for `failure`.
+    fn refused(&self, failure: CallFailure) -> Outcome {
+        match self {
+            Job::Tool { .. } => Outcome::Tool(Err(failure)),
+            Job::Prompt { .. } => Outcome::Prompt(Err(failure)),
+        }
+    }
 }
 
 /// How a job ended.
@@ -114,7 +123,8 @@ pub struct Request {
     /// ends (a retry's is not needed: its call holds one already).
     pub slot: Option<ClientSlot>,
     /// Where a retry that replays its call takes a slot for it (the run it
-    /// replaces let its slot go), if the client has one free.
+    /// replaces let its slot go); a client with none free is refused, as a
+    /// new call would be.
     pub slots: Option<(Arc<ClientLimits>, ClientKey)>,
     /// What its client declared it can do.
     pub capabilities: Option<ClientCapabilities>,
@@ -161,6 +171,9 @@ struct Parked {
     stop_when_dropped: DropGuard,
     /// The call's notifications; silent while parked.
     notifier: Notifier,
+    /// Whether its run records its sampling requests (not once another
+    /// replica took it over).
+    audit: CallAudit,
     expires: Instant,
 }
 
@@ -183,6 +196,11 @@ struct Driving {
     /// `unsupported` and may go on without it; if the call then fails, the
     /// request fails with -32021 naming the capability.
     missing: Option<Ask>,
+    /// Whether the run records its sampling requests now.
+    audit: CallAudit,
+    /// Answers the first request carried without a `requestState`: they
+    /// answer the call's first round when they answer all of it.
+    supplied: Option<InputResponses>,
 }
 
 /// The sealed content of `requestState`: enough to resume the call on the
@@ -221,6 +239,45 @@ struct Recorded {
     /// The client's answer to each, as it sent it; none: answered
     /// `unsupported` by the host.
     answers: Vec<Option<serde_json::Value>>,
+    /// The host refused the whole round (too many calls were parked): each
+    /// question was answered with this refusal, which a replay repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+}
+
+impl Recorded {
+    /// A round none of whose questions went to the client: each answered
+    /// `unsupported`, or, with `refused`, refused with that message.
+    fn answered_by_host(asks: Vec<String>, refused: Option<String>) -> Self {
+        Recorded {
+            answers: vec![None; asks.len()],
+            asks,
+            refused,
+        }
+    }
+
+    /// What the plugin is told, replaying this round, for its `asks`.
+    fn replies(&self, asks: &[Keyed]) -> Vec<Result<Answer, AskError>> {
+        if let Some(why) = &self.refused {
+            return vec![Err(AskError::Refused(why.clone())); asks.len()];
+        }
+        asks.iter()
+            .zip(&self.answers)
+            .map(|((_, ask), raw)| match raw {
+                Some(value) => ask
+                    .parse_answer(value)
+                    .unwrap_or_else(|why| Err(AskError::Failed(why))),
+                None => Err(ask.unsupported()),
+            })
+            .collect()
+    }
+}
+
+/// A round this process answers, until its step ends: claimed in Redis
+/// when replicas share it, else in this process's table of rounds.
+enum Held {
+    Shared(RoundClaim),
+    Local((String, u64, u32)),
 }
 
 /// Every call parked in this process.
@@ -229,9 +286,9 @@ pub struct ParkedCalls {
     /// This process, as states name it.
     instance: String,
     calls: Mutex<HashMap<u64, Parked>>,
-    /// States of other processes replayed here, until they expire: each
-    /// opens one replay in this process.
-    replayed: Mutex<HashMap<(String, u64, u32), Instant>>,
+    /// Rounds answered in this process (or being answered), until their
+    /// states expire: each round is answered once (without `shared`).
+    answered: Mutex<HashMap<(String, u64, u32), Instant>>,
     next_id: AtomicU64,
     ttl: Duration,
     max_parked: usize,
@@ -265,7 +322,7 @@ impl ParkedCalls {
             keys,
             instance: hex(&random_bytes::<8>()),
             calls: Mutex::new(HashMap::new()),
-            replayed: Mutex::new(HashMap::new()),
+            answered: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             ttl,
             max_parked,
@@ -278,8 +335,12 @@ impl ParkedCalls {
                 let Some(registry) = registry.upgrade() else {
                     return false;
                 };
-                // Dropped, its run stops and lets its client slot go.
-                if registry.lock().remove(&call).is_some() {
+                // Dropped, its run stops and lets its client slot go; the
+                // replica that took it over records its waiting request.
+                let taken = registry.lock().remove(&call);
+                if let Some(parked) = taken {
+                    parked.audit.hand_over();
+                    drop(parked);
                     tracing::info!(
                         call,
                         "a parked call was taken over by another replica; stopped it here"
@@ -314,12 +375,13 @@ impl ParkedCalls {
         plugin: Arc<Plugin>,
         job: Job,
         request: Request,
+        supplied: Option<InputResponses>,
     ) -> Result<Step, McpError> {
         let origin = Origin {
             key: self.keys.active.clone(),
             nonce: hex(&random_bytes::<16>()),
         };
-        self.launch(plugin, job, request, origin, VecDeque::new(), 0)
+        self.launch(plugin, job, request, origin, VecDeque::new(), 0, supplied)
             .await
     }
 
@@ -333,6 +395,7 @@ impl ParkedCalls {
         origin: Origin,
         replay: VecDeque<Recorded>,
         sampled: u32,
+        supplied: Option<InputResponses>,
     ) -> Result<Step, McpError> {
         let seed = self.seed_of(&origin)?;
         let commit_once = self
@@ -364,6 +427,12 @@ impl ParkedCalls {
         .replaying(sampled)
         .committing_once(commit_once);
         let slot = request.slot.take();
+        let audit = if replay.is_empty() {
+            CallAudit::default()
+        } else {
+            CallAudit::replaying()
+        };
+        let call = call.audited_as(audit.clone());
         tokio::spawn(async move {
             let outcome = match &job {
                 Job::Tool { name, arguments } => {
@@ -389,6 +458,8 @@ impl ParkedCalls {
             cancel,
             notifier,
             missing: None,
+            audit,
+            supplied,
         };
         self.drive(id, &binding, driving, request).await
     }
@@ -422,34 +493,33 @@ impl ParkedCalls {
         if parked_here && let Some(repeat) = self.unanswered(&payload, responses.as_ref()) {
             return Ok(Step::InputRequired(repeat));
         }
-        if here && !parked_here && self.shared.is_none() {
-            return Err(already_used());
-        }
         // What a replay answers from, checked before the round is claimed.
         let transcript = if parked_here {
             None
         } else {
             Some(transcript_of(&payload, responses.as_ref())?)
         };
-        let claim = self.claim(&payload).await?;
+        let held = self.claim(&payload).await?;
+        if transcript.is_some()
+            && let Err(why) = replay_slot(&mut request, self.take_over(&payload)).await
+        {
+            // Not run: the round stays open for a retry once a slot is free.
+            self.release(held);
+            return Ok(Step::Done(job.refused(CallFailure::not_admitted(why))));
+        }
         let step = match transcript {
-            None => match self.take_answered(&payload, responses.as_ref())? {
-                Ok(resumed) => {
+            None => match self.take_answered(&payload, responses.as_ref()) {
+                Ok(Ok(resumed)) => {
                     resumed.notifier.reroute(Some(request.route.clone()));
                     self.drive(payload.call, &binding, resumed, request).await
                 }
-                Err(repeat) => return Ok(Step::InputRequired(repeat)),
+                Ok(Err(repeat)) => {
+                    self.release(held);
+                    return Ok(Step::InputRequired(repeat));
+                }
+                Err(error) => Err(error),
             },
             Some(replay) => {
-                if let (Some(shared), false) = (&self.shared, here) {
-                    let (shared, host, call) = (shared.clone(), payload.host.clone(), payload.call);
-                    tokio::spawn(async move { shared.announce_takeover(&host, call).await });
-                }
-                if request.slot.is_none()
-                    && let Some((limits, client)) = request.slots.take()
-                {
-                    request.slot = limits.acquire(client).await.ok();
-                }
                 tracing::info!(plugin = %plugin.name, round = payload.round, "resuming a call not parked in this process: replaying it");
                 self.launch(
                     plugin,
@@ -458,14 +528,52 @@ impl ParkedCalls {
                     payload.origin,
                     replay,
                     payload.sampled,
+                    None,
                 )
                 .await
             }
         };
-        if let Some(claim) = claim {
+        if !answered_by(&step) {
+            // The step failed before the plugin could use the answers: the
+            // round was not answered, and a retry of it may go again (here
+            // or on another replica).
+            self.release(held);
+            return step;
+        }
+        if let Held::Shared(claim) = held {
             tokio::spawn(claim.answered());
         }
         step
+    }
+
+    /// When another replica sharing Redis parked the call of `payload`,
+    /// tell it the call is taken over here: it stops its run, which frees
+    /// that run's client slot for the replay. Says whether it told one.
+    fn take_over(&self, payload: &StatePayload) -> bool {
+        let Some(shared) = &self.shared else {
+            return false;
+        };
+        if payload.host == self.instance {
+            return false;
+        }
+        let (shared, host, call) = (shared.clone(), payload.host.clone(), payload.call);
+        tokio::spawn(async move { shared.announce_takeover(&host, call).await });
+        true
+    }
+
+    /// Let a round go unanswered: its step did not run, or failed. A
+    /// shared claim is dropped and lapses within its lease (seconds); a
+    /// local one is forgotten at once.
+    fn release(&self, held: Held) {
+        match held {
+            Held::Shared(claim) => drop(claim),
+            Held::Local(round) => {
+                self.answered
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&round);
+            }
+        }
     }
 
     /// Whether the call of `payload` waits here for this round's answers.
@@ -493,24 +601,23 @@ impl ParkedCalls {
 
     /// Claim the round of `payload` for this process: in Redis when the
     /// replicas share it (waiting out another replica's claim while it
-    /// lasts), else here, where only replays need it (a parked call leaves
-    /// the table once).
-    async fn claim(&self, payload: &StatePayload) -> Result<Option<RoundClaim>, McpError> {
+    /// lasts), else in this process's table of rounds. Either way, a
+    /// round answered already is refused as used.
+    async fn claim(&self, payload: &StatePayload) -> Result<Held, McpError> {
         let Some(shared) = &self.shared else {
-            if payload.host != self.instance {
-                let mut replayed = self.replayed.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                replayed.retain(|_, until| *until > now);
-                let round = (payload.host.clone(), payload.call, payload.round);
-                if replayed.insert(round, now + self.ttl).is_some() {
-                    return Err(already_used());
-                }
+            let mut answered = self.answered.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            answered.retain(|_, until| *until > now);
+            let round = (payload.host.clone(), payload.call, payload.round);
+            if answered.contains_key(&round) {
+                return Err(already_used());
             }
-            return Ok(None);
+            answered.insert(round.clone(), now + self.ttl);
+            return Ok(Held::Local(round));
         };
         let round = format!("{}:{}:{}", payload.host, payload.call, payload.round);
         match shared.claim_round(&round, self.ttl).await {
-            Ok(Claimed::Mine(claim)) => Ok(Some(claim)),
+            Ok(Claimed::Mine(claim)) => Ok(Held::Shared(claim)),
             Ok(Claimed::AlreadyAnswered) => Err(already_used()),
             Err(why) => Err(McpError::internal_error(why, None)),
         }
@@ -578,6 +685,7 @@ impl ParkedCalls {
             stop_when_dropped,
             notifier,
             missing,
+            audit,
             ..
         } = calls.remove(&payload.call).expect("checked above");
         let cancel = stop_when_dropped.disarm();
@@ -586,6 +694,7 @@ impl ParkedCalls {
         done.push(Recorded {
             asks: digests,
             answers: raw,
+            refused: None,
         });
         Ok(Ok(Driving {
             events,
@@ -598,6 +707,8 @@ impl ParkedCalls {
             cancel,
             notifier,
             missing,
+            audit,
+            supplied: None,
         }))
     }
 
@@ -621,6 +732,8 @@ impl ParkedCalls {
             cancel,
             notifier,
             mut missing,
+            audit,
+            mut supplied,
         } = driving;
         // Dropped before the call parks or ends, this stops the plugin.
         let stop_if_abandoned = cancel.clone().drop_guard();
@@ -660,17 +773,12 @@ impl ParkedCalls {
                         if expected.asks != digests {
                             return Err(diverged(&plugin, round));
                         }
-                        let replies = asks
-                            .iter()
-                            .zip(&expected.answers)
-                            .map(|((_, ask), raw)| match raw {
-                                Some(value) => ask
-                                    .parse_answer(value)
-                                    .unwrap_or_else(|why| Err(AskError::Failed(why))),
-                                None => Err(ask.unsupported()),
-                            })
-                            .collect();
-                        let _ = answers.send(replies);
+                        if replay.is_empty() {
+                            // The round the retry answers: its requests
+                            // are this run's to record.
+                            audit.caught_up();
+                        }
+                        let _ = answers.send(expected.replies(&asks));
                         done.push(expected);
                         continue;
                     }
@@ -679,14 +787,26 @@ impl ParkedCalls {
                     if !slots.iter().any(|s| matches!(s, Slot::Asked { .. })) {
                         // Nothing the client can answer: the plugin hears at
                         // once, and a replay must hear the same.
-                        done.push(Recorded {
-                            answers: vec![None; digests.len()],
-                            asks: digests,
-                        });
+                        done.push(Recorded::answered_by_host(digests, None));
                         let _ = answers.send(answered_now(slots));
                         continue;
                     }
                     round += 1;
+                    if let Some(given) = supplied
+                        .take()
+                        .and_then(|given| answers_supplied(&slots, &given))
+                    {
+                        // The request answered this round before it was
+                        // asked: go on as a retry would, recorded alike.
+                        let (replies, raw) = given;
+                        done.push(Recorded {
+                            asks: digests,
+                            answers: raw,
+                            refused: None,
+                        });
+                        let _ = answers.send(replies);
+                        continue;
+                    }
                     // One clock for the state, the parked call and the
                     // plugin's wait: the shorter of the TTL and the plugin's
                     // timeout. An answer is never dropped silently: it
@@ -722,6 +842,11 @@ impl ParkedCalls {
                             "{} calls are already waiting for their clients' answers, the most this host parks; try again later",
                             self.max_parked
                         );
+                        // Not a round after all, but the plugin hears of it
+                        // and goes on: a replay must hear the same, so it
+                        // is recorded with the rounds answered.
+                        round -= 1;
+                        done.push(Recorded::answered_by_host(digests, Some(full.clone())));
                         let _ = answers.send(vec![Err(AskError::Refused(full)); slots.len()]);
                         continue;
                     }
@@ -744,6 +869,7 @@ impl ParkedCalls {
                                 notifier.reroute(None);
                                 notifier
                             },
+                            audit,
                             expires: Instant::now() + wait,
                         },
                     );
@@ -827,6 +953,34 @@ async fn reap_expired(registry: Weak<ParkedCalls>, ttl: Duration) {
     }
 }
 
+/// The answers to a round from `inputResponses` a request carried before
+/// the round was asked (no `requestState`): each question's answer and the
+/// response as sent, or `None` when they do not answer every question the
+/// client was to be asked, or one of them is not a valid answer (the round
+/// is then asked as usual). Keys the round does not ask are ignored, as
+/// the spec says unrecognised ones should be.
+fn answers_supplied(
+    slots: &[Slot],
+    given: &InputResponses,
+) -> Option<(Vec<Result<Answer, AskError>>, Vec<Option<serde_json::Value>>)> {
+    let mut replies = Vec::with_capacity(slots.len());
+    let mut raw = Vec::with_capacity(slots.len());
+    for slot in slots {
+        match slot {
+            Slot::Answered(answer) => {
+                replies.push(answer.clone());
+                raw.push(None);
+            }
+            Slot::Asked { key, ask } => {
+                let response = given.get(key)?;
+                replies.push(ask.parse_answer(response).ok()?);
+                raw.push(Some(response.clone()));
+            }
+        }
+    }
+    Some((replies, raw))
+}
+
 /// What a replayed question is checked against: a digest of its key and
 /// of the request exactly as the client would see it.
 fn digest_of((key, ask): &Keyed) -> String {
@@ -848,6 +1002,7 @@ fn transcript_of(
     let mut current = Recorded {
         asks: Vec::with_capacity(payload.asked.len()),
         answers: Vec::with_capacity(payload.asked.len()),
+        refused: None,
     };
     for (digest, key) in &payload.asked {
         current.asks.push(digest.clone());
@@ -864,6 +1019,46 @@ fn transcript_of(
     let mut replay: VecDeque<Recorded> = payload.done.clone().into();
     replay.push_back(current);
     Ok(replay)
+}
+
+/// Whether a step used its round's answers: it parked the next round or
+/// ended the call. A call that ended failing for want of a capability
+/// counts (the plugin ran to its end, and may have written), while every
+/// other error stopped the plugin before it returned, so nothing of the
+/// round is written and a retry may run it again.
+fn answered_by(step: &Result<Step, McpError>) -> bool {
+    match step {
+        Ok(_) => true,
+        Err(error) => error.code == rmcp::model::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+    }
+}
+
+/// How long a replay waits for the client slot that the run it took over
+/// frees on the replica that parked it.
+const SLOT_HANDOVER: Duration = Duration::from_secs(3);
+
+/// Take a call slot for a replay, or say why the client has none free: a
+/// replay at the client's cap is refused as a new call is, never run
+/// without a slot. When `freed_elsewhere` (the run it replaces was told
+/// to stop, and gives its slot back), it waits for that slot a moment.
+async fn replay_slot(request: &mut Request, freed_elsewhere: bool) -> Result<(), String> {
+    if request.slot.is_some() {
+        return Ok(());
+    }
+    let Some((limits, client)) = request.slots.take() else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + SLOT_HANDOVER;
+    loop {
+        match limits.acquire(client.clone()).await {
+            Ok(slot) => {
+                request.slot = Some(slot);
+                return Ok(());
+            }
+            Err(why) if !freed_elsewhere || Instant::now() >= deadline => return Err(why),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 fn already_used() -> McpError {
@@ -964,5 +1159,184 @@ mod tests {
         // Same bytes, split differently: a separator could not tell them apart.
         assert_ne!(bind("a\0b", ""), bind("a", "b\0"));
         assert_ne!(bind("ab", "c"), bind("a", "bc"));
+    }
+
+    /// A state of round `round` of call 7 parked by `host`, which asked
+    /// one question under `sampling-1`.
+    fn payload(host: &str, round: u32) -> StatePayload {
+        StatePayload {
+            host: host.into(),
+            call: 7,
+            round,
+            sampled: 1,
+            origin: Origin {
+                key: "k1".into(),
+                nonce: "00".into(),
+            },
+            done: Vec::new(),
+            asked: vec![("digest-1".into(), Some("sampling-1".into()))],
+        }
+    }
+
+    fn answer() -> serde_json::Value {
+        serde_json::json!({
+            "role": "assistant",
+            "content": {"type": "text", "text": "fine"},
+            "model": "m"
+        })
+    }
+
+    /// The spec: a server SHOULD ignore `inputResponses` it does not
+    /// recognise. Keys beside the ones asked (even one named like a later
+    /// round's, or holding no result at all) neither fail the retry nor
+    /// reach the replay.
+    #[test]
+    fn extra_input_responses_are_ignored() {
+        let responses: InputResponses = [
+            ("sampling-1".to_string(), answer()),
+            ("sampling-2".to_string(), answer()),
+            ("unrelated".to_string(), serde_json::json!("not a result")),
+            ("error-like".to_string(), serde_json::json!({"code": 1})),
+        ]
+        .into_iter()
+        .collect();
+        let replay = transcript_of(&payload("h", 1), Some(&responses)).unwrap();
+        assert_eq!(replay.len(), 1);
+        assert_eq!(replay[0].answers, vec![Some(answer())]);
+        assert_eq!(replay[0].refused, None);
+        // Without the asked key, the retry is refused whatever else it holds.
+        let only_extra: InputResponses = [("unrelated".to_string(), answer())].into();
+        let error = transcript_of(&payload("h", 1), Some(&only_extra)).unwrap_err();
+        assert!(error.message.contains("`sampling-1`"), "{}", error.message);
+    }
+
+    /// A round refused because too many calls were parked is in the
+    /// transcript: a replay tells the plugin the same refusal at the same
+    /// point, rather than answering it from the next round.
+    #[test]
+    fn a_refused_round_replays_as_refused() {
+        let refused = Recorded::answered_by_host(
+            vec!["digest-1".into(), "digest-2".into()],
+            Some("1 calls are already waiting".into()),
+        );
+        let asks: Vec<Keyed> = vec![(None, Ask::ListRoots), (Some("k".into()), Ask::ListRoots)];
+        let replies = refused.replies(&asks);
+        assert_eq!(replies.len(), 2);
+        for reply in replies {
+            assert!(
+                matches!(&reply, Err(AskError::Refused(why)) if why == "1 calls are already waiting"),
+                "{reply:?}"
+            );
+        }
+        // It travels in the state; states sealed before it existed open.
+        let text = serde_json::to_string(&refused).unwrap();
+        assert_eq!(serde_json::from_str::<Recorded>(&text).unwrap(), refused);
+        let old: Recorded = serde_json::from_str(r#"{"asks":["d"],"answers":[null]}"#).unwrap();
+        assert_eq!(old.refused, None);
+        assert!(matches!(
+            old.replies(&asks[..1])[0],
+            Err(AskError::Unsupported(_))
+        ));
+    }
+
+    /// A round is used once its step succeeded, and only then: a step that
+    /// failed lets it go, so the retry runs again instead of hearing
+    /// "already used". Rounds this process parked and ones it replays alike.
+    #[tokio::test]
+    async fn a_round_is_used_only_when_its_step_succeeded() {
+        let parked = ParkedCalls::new(Duration::from_secs(60), 4);
+        for host in ["another-process".to_string(), parked.instance.clone()] {
+            let state = payload(&host, 1);
+            let failed = parked.claim(&state).await.unwrap();
+            parked.release(failed);
+            let succeeded = parked.claim(&state).await.unwrap();
+            let again = parked.claim(&state).await.err().unwrap();
+            assert!(again.message.contains("already used"), "{}", again.message);
+            drop(succeeded);
+            assert!(parked.claim(&state).await.is_err(), "{host}");
+            assert!(parked.claim(&payload(&host, 2)).await.is_ok(), "{host}");
+        }
+    }
+
+    /// Which step results used their round's answers.
+    #[test]
+    fn only_a_step_that_ran_to_a_round_or_an_end_answers_its_round() {
+        let parked = Ok(Step::InputRequired(InputRequiredResult::new(
+            None,
+            Some("state".into()),
+        )));
+        assert!(answered_by(&parked));
+        let cancelled = Err(McpError::internal_error("the call was cancelled", None));
+        assert!(!answered_by(&cancelled));
+        assert!(!answered_by(&Err(diverged("p", 2))));
+        assert!(answered_by(&Err(missing_capability(&Ask::ListRoots))));
+    }
+
+    fn binding() -> Vec<u8> {
+        bind("tool:t", "{}")
+    }
+
+    /// A genuine state of [`payload`], sealed with `keys`.
+    fn sealed(keys: &StateKeys) -> String {
+        keys.codec
+            .seal_json_with(
+                &payload("h", 1),
+                &SealOptions::new()
+                    .associated_data(&binding())
+                    .ttl(Duration::from_secs(600)),
+            )
+            .unwrap()
+    }
+
+    /// Text a client might send as `requestState`: anything, or shaped
+    /// like a state (version, key id, body, tag in base64url).
+    fn any_state() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<String>(),
+            "rs[0-9]\\.[A-Za-z0-9_-]{0,12}\\.[A-Za-z0-9_-]{0,120}\\.[A-Za-z0-9_-]{0,60}",
+            "[A-Za-z0-9_.-]{0,200}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Invariant: decoding any text as `requestState` returns an error,
+        /// never a payload, and never panics.
+        #[test]
+        fn no_text_but_a_sealed_state_decodes(text in any_state()) {
+            let keys = StateKeys::random();
+            let opened = keys.codec.open_json_with::<StatePayload>(&text, &binding());
+            proptest::prop_assert!(opened.is_err());
+        }
+
+        /// Invariant: a genuine state with any one byte replaced, removed
+        /// or inserted never verifies (and decoding it never panics), while
+        /// the state itself does.
+        #[test]
+        fn an_altered_state_never_verifies(
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            byte in proptest::prelude::any::<u8>(),
+            how in 0u8..3,
+        ) {
+            let keys = StateKeys::random();
+            let state = sealed(&keys);
+            let genuine = keys.codec.open_json_with::<StatePayload>(&state, &binding());
+            proptest::prop_assert!(genuine.is_ok());
+            let mut bytes = state.clone().into_bytes();
+            let at = at.index(bytes.len());
+            match how {
+                0 => bytes[at] = byte,
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, byte),
+            }
+            let altered = String::from_utf8_lossy(&bytes).into_owned();
+            proptest::prop_assume!(altered != state);
+            let opened = keys.codec.open_json_with::<StatePayload>(&altered, &binding());
+            proptest::prop_assert!(opened.is_err(), "{altered}");
+        }
     }
 }

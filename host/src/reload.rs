@@ -11,7 +11,7 @@
 //! (and prompts/resources): legacy sessions directly, 2026-07-28 clients on
 //! their `subscriptions/listen` stream.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -55,15 +55,22 @@ impl Catalog {
 
     /// Serve `runtime` from now on, and tell every client.
     pub fn swap(&self, runtime: Runtime) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(runtime);
+        // A list that appears or disappears in the swap changed too.
+        let prompts = runtime.offers_prompts();
+        let resources = runtime.offers_resources();
+        let previous = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|e| e.into_inner()),
+            Arc::new(runtime),
+        );
+        let prompts = prompts || previous.offers_prompts();
+        let resources = resources || previous.offers_resources();
+        drop(previous);
         self.generation.send_modify(|g| *g += 1);
         let peers: Vec<Peer<RoleServer>> = {
             let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
             sessions.retain(|peer| !peer.is_transport_closed());
             sessions.clone()
         };
-        let runtime = self.current();
-        let (prompts, resources) = (runtime.offers_prompts(), runtime.offers_resources());
         // Each in its own task: a client that does not read cannot hold up
         // the others' notifications.
         for peer in peers {
@@ -124,6 +131,7 @@ impl Reloader {
     /// `why` says what asked for it, for the log.
     pub async fn reload(&self, why: &str) -> bool {
         let _one = self.busy.lock().await;
+        tracing::info!(why, "reloading the plugins");
         match self.load().await {
             Ok(runtime) => {
                 let tools = runtime.tools().count();
@@ -187,17 +195,21 @@ impl Reloader {
     /// Reload whenever a watched file changes and then holds still for one
     /// interval. Polling, not inotify: a build that replaces the file, an
     /// editor that renames over it, or a network filesystem all show up as
-    /// a new size, time or inode.
+    /// a new size, time, inode or content.
+    ///
+    /// What the reload is compared against next is the look taken *before*
+    /// it: a file rewritten while the reload compiles differs from it, and
+    /// is loaded by the next reload instead of becoming the baseline unseen.
     pub fn watch(self: Arc<Self>) {
         tokio::spawn(async move {
             let mut files = self.watched_files();
-            let mut seen = fingerprint(&files);
-            let mut pending: Option<Vec<Fingerprint>> = None;
+            let mut seen = look(files.clone(), Vec::new()).await;
+            let mut pending: Option<Snapshot> = None;
             let mut ticks = tokio::time::interval(WATCH_INTERVAL);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                let now = fingerprint(&files);
+                let now = look(files.clone(), seen.clone()).await;
                 if now == seen {
                     pending = None;
                     continue;
@@ -208,34 +220,107 @@ impl Reloader {
                     continue;
                 }
                 pending = None;
-                let changed: Vec<String> = files
-                    .iter()
-                    .zip(seen.iter().zip(&now))
-                    .filter(|(_, (a, b))| a != b)
-                    .map(|(file, _)| file.display().to_string())
-                    .collect();
-                self.reload(&format!("changed: {}", changed.join(", ")))
-                    .await;
+                let why = format!("changed: {}", changed_files(&seen, &now).join(", "));
                 // A failed reload is not retried until the files change again.
-                files = self.watched_files();
-                seen = fingerprint(&files);
+                seen = now;
+                self.reload(&why).await;
+                // The config may name other components now; those new to the
+                // watch are looked at as they are after the reload.
+                let listed = self.watched_files();
+                if listed != files {
+                    files = listed;
+                    let mut after = look(files.clone(), seen.clone()).await;
+                    for (file, print) in &mut after {
+                        if let Some((_, before)) = seen.iter().find(|(known, _)| *known == *file) {
+                            *print = before.clone();
+                        }
+                    }
+                    seen = after;
+                }
             }
         });
     }
 }
 
-/// What a file looks like from outside: size, modification time, inode.
-type Fingerprint = Option<(u64, SystemTime, u64)>;
+/// How long after its last modification a file's content is hashed at
+/// every look, rather than trusted to its size and times: a rewrite of the
+/// same size within a file system's timestamp granularity changes nothing
+/// else (as git's "racily clean" index entries).
+const RACY: Duration = Duration::from_secs(3);
 
-fn fingerprint(files: &[PathBuf]) -> Vec<Fingerprint> {
-    use std::os::unix::fs::MetadataExt;
+/// What a file looks like: its size, modification and change times (in
+/// nanoseconds), inode and device, and the SHA-256 of its content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Fingerprint {
+    stat: (u64, i64, i64, i64, i64, u64, u64),
+    digest: [u8; 32],
+}
+
+/// Each watched file and its fingerprint (`None`: missing or unreadable).
+type Snapshot = Vec<(PathBuf, Option<Fingerprint>)>;
+
+/// The watched files whose fingerprints differ between two looks.
+fn changed_files(before: &Snapshot, after: &Snapshot) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(file, print)| !before.iter().any(|(f, p)| f == file && p == print))
+        .map(|(file, _)| file.display().to_string())
+        .collect()
+}
+
+/// [`snapshot`] on a blocking thread: hashing a large component must not
+/// hold up the thread that serves calls.
+async fn look(files: Vec<PathBuf>, previous: Snapshot) -> Snapshot {
+    let fallback = files.clone();
+    tokio::task::spawn_blocking(move || snapshot(&files, &previous, SystemTime::now()))
+        .await
+        .unwrap_or_else(|_| fallback.into_iter().map(|file| (file, None)).collect())
+}
+
+/// Fingerprint each of `files`. A file whose size, times and inode are as
+/// in `previous`, last modified more than [`RACY`] before `now`, keeps its
+/// previous digest unread; any other is read and hashed.
+fn snapshot(files: &[PathBuf], previous: &Snapshot, now: SystemTime) -> Snapshot {
     files
         .iter()
         .map(|file| {
-            let meta = std::fs::metadata(file).ok()?;
-            Some((meta.len(), meta.modified().ok()?, meta.ino()))
+            let before = previous
+                .iter()
+                .find(|(known, _)| known == file)
+                .and_then(|(_, print)| print.as_ref());
+            (file.clone(), fingerprint(file, before, now))
         })
         .collect()
+}
+
+/// One file's fingerprint, reusing `before`'s digest when nothing but the
+/// content could have changed and the file is no longer racy.
+fn fingerprint(file: &Path, before: Option<&Fingerprint>, now: SystemTime) -> Option<Fingerprint> {
+    use sha2::Digest as _;
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(file).ok()?;
+    let stat = (
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+        meta.ino(),
+        meta.dev(),
+    );
+    let settled = meta
+        .modified()
+        .ok()
+        .and_then(|modified| now.duration_since(modified).ok())
+        .is_some_and(|age| age > RACY);
+    if let Some(before) = before.filter(|b| b.stat == stat && settled) {
+        return Some(before.clone());
+    }
+    let content = std::fs::read(file).ok()?;
+    Some(Fingerprint {
+        stat,
+        digest: sha2::Sha256::digest(&content).into(),
+    })
 }
 
 /// Reload on every `SIGHUP`, for as long as the process runs.

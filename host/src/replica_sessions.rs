@@ -5,6 +5,9 @@
 //! its replica by a prefix match (see `deploy/nginx.conf`) and round-robin
 //! everything else. Sessions are otherwise rmcp's own local sessions.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::WorkerTransport;
 use rmcp::transport::streamable_http_server::session::local::{
@@ -19,6 +22,49 @@ use rmcp::transport::streamable_http_server::session::{
 pub struct ReplicaSessions {
     pub local: LocalSessionManager,
     replica: Option<String>,
+    /// Places held by `initialize` requests on their way to rmcp, which
+    /// opens their sessions later ([`ReplicaSessions::reserve`]).
+    reserved: AtomicUsize,
+    /// Taken to count (reserve) and to turn a place into a session (create),
+    /// so a count never sees two places for one or a session and its place.
+    reserving: tokio::sync::Mutex<()>,
+}
+
+tokio::task_local! {
+    /// The place held by the `initialize` this task is handling, if any
+    /// ([`SessionReservation::within`]): the session rmcp opens for it
+    /// takes that place.
+    static HELD_PLACE: Option<Arc<AtomicBool>>;
+}
+
+/// A place for one session, held from the `--max-sessions` check until
+/// rmcp opens the session (which then counts instead) or the request ends
+/// without one (dropping the place gives it back).
+#[derive(Debug)]
+pub struct SessionReservation {
+    sessions: Arc<ReplicaSessions>,
+    /// Set once the place no longer counts: its session opened, or it was dropped.
+    given_up: Arc<AtomicBool>,
+}
+
+impl SessionReservation {
+    /// Run `handling` (the request on its way to rmcp) so that a session
+    /// opened while it runs takes `place`; with no place, just run it.
+    pub async fn within<F: std::future::Future>(
+        place: Option<&SessionReservation>,
+        handling: F,
+    ) -> F::Output {
+        let held = place.map(|place| place.given_up.clone());
+        HELD_PLACE.scope(held, handling).await
+    }
+}
+
+impl Drop for SessionReservation {
+    fn drop(&mut self) {
+        if !self.given_up.swap(true, Ordering::AcqRel) {
+            self.sessions.reserved.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 /// A replica name: 1 to 32 letters, digits, `-` or `_`.
@@ -42,12 +88,60 @@ impl ReplicaSessions {
         ReplicaSessions {
             local: LocalSessionManager::default(),
             replica,
+            reserved: AtomicUsize::new(0),
+            reserving: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Live sessions.
     pub async fn count(&self) -> usize {
         self.local.sessions.read().await.len()
+    }
+
+    /// A place for one more session if live sessions and places already
+    /// held are fewer than `max`, else `None`. Counting and holding are one
+    /// step: concurrent `initialize` requests cannot all pass a check of
+    /// [`ReplicaSessions::count`] before any of their sessions exists. Run
+    /// the request [`SessionReservation::within`] its place, so the session
+    /// it opens takes the place over and nothing is counted twice.
+    pub async fn reserve(self: &Arc<Self>, max: usize) -> Option<SessionReservation> {
+        let _one_at_a_time = self.reserving.lock().await;
+        let live = self.count().await;
+        let held = self.reserved.load(Ordering::Acquire);
+        if live.saturating_add(held) >= max {
+            return None;
+        }
+        self.reserved.fetch_add(1, Ordering::AcqRel);
+        Some(SessionReservation {
+            sessions: self.clone(),
+            given_up: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// A session just opened takes the place its request held, if any: it
+    /// counts as live from now on, no longer as a place.
+    fn take_held_place(&self) {
+        let _ = HELD_PLACE.try_with(|held| {
+            if let Some(given_up) = held
+                && !given_up.swap(true, Ordering::AcqRel)
+            {
+                self.reserved.fetch_sub(1, Ordering::AcqRel);
+            }
+        });
+    }
+
+    /// A session whose id starts with `replica`.
+    async fn create_named(
+        &self,
+        replica: &str,
+    ) -> Result<(SessionId, WorkerTransport<LocalSessionWorker>), LocalSessionManagerError> {
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).expect("the system's random source");
+        let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let id: SessionId = format!("{replica}.{random}").into();
+        let (handle, worker) = create_local_session(id.clone(), self.local.session_config.clone());
+        self.local.sessions.write().await.insert(id.clone(), handle);
+        Ok((id, WorkerTransport::spawn(worker)))
     }
 }
 
@@ -56,16 +150,17 @@ impl SessionManager for ReplicaSessions {
     type Transport = WorkerTransport<LocalSessionWorker>;
 
     async fn create_session(&self) -> Result<(SessionId, Self::Transport), Self::Error> {
-        let Some(replica) = &self.replica else {
-            return self.local.create_session().await;
+        // Opening the session and giving up its request's place are one
+        // step for `reserve`.
+        let _one_at_a_time = self.reserving.lock().await;
+        let created = match &self.replica {
+            None => self.local.create_session().await,
+            Some(replica) => self.create_named(replica).await,
         };
-        let mut random = [0u8; 16];
-        getrandom::fill(&mut random).expect("the system's random source");
-        let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let id: SessionId = format!("{replica}.{random}").into();
-        let (handle, worker) = create_local_session(id.clone(), self.local.session_config.clone());
-        self.local.sessions.write().await.insert(id.clone(), handle);
-        Ok((id, WorkerTransport::spawn(worker)))
+        if created.is_ok() {
+            self.take_held_place();
+        }
+        created
     }
 
     async fn initialize_session(
@@ -139,5 +234,67 @@ mod tests {
         assert!(id.starts_with("r2.") && id.len() == 3 + 32, "{id}");
         assert!(sessions.has_session(&id).await.unwrap());
         assert_eq!(sessions.count().await, 1);
+    }
+
+    /// Invariant: however `initialize` requests interleave (here on several
+    /// threads, each yielding between its check and opening its session, as
+    /// a request does on its way to rmcp), no more sessions open than the cap.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_reservations_never_open_more_sessions_than_the_cap() {
+        const MAX: usize = 3;
+        let sessions = Arc::new(ReplicaSessions::named(None));
+        let attempts: Vec<_> = (0..32)
+            .map(|_| {
+                let sessions = sessions.clone();
+                tokio::spawn(async move {
+                    let place = sessions.reserve(MAX).await?;
+                    let opening = async {
+                        tokio::task::yield_now().await;
+                        sessions.create_session().await.unwrap()
+                    };
+                    let (_id, transport) = SessionReservation::within(Some(&place), opening).await;
+                    Some(transport)
+                })
+            })
+            .collect();
+        let mut transports = Vec::new();
+        for attempt in attempts {
+            transports.extend(attempt.await.unwrap());
+        }
+        assert_eq!(transports.len(), MAX, "places granted");
+        assert_eq!(sessions.count().await, MAX, "sessions opened");
+        assert!(sessions.reserve(MAX).await.is_none(), "the cap is reached");
+    }
+
+    /// A session opened within its place counts once: as soon as it is
+    /// live, its place is free for another, though the request still runs.
+    #[tokio::test]
+    async fn a_session_and_its_place_count_once() {
+        let sessions = Arc::new(ReplicaSessions::named(Some("r1".into())));
+        let place = sessions.reserve(2).await.expect("room for two");
+        let opening = sessions.create_session();
+        let (_id, _transport) = SessionReservation::within(Some(&place), opening)
+            .await
+            .unwrap();
+        assert_eq!(sessions.count().await, 1);
+        let second = sessions.reserve(2).await;
+        assert!(
+            second.is_some(),
+            "one session and no place: room for one more"
+        );
+        drop(place);
+        assert!(sessions.reserve(2).await.is_none(), "one live, one held");
+    }
+
+    #[tokio::test]
+    async fn a_place_given_back_unused_is_free_again() {
+        let sessions = Arc::new(ReplicaSessions::named(None));
+        let place = sessions.reserve(1).await.expect("room for one");
+        assert!(sessions.reserve(1).await.is_none(), "the one place is held");
+        drop(place);
+        assert!(
+            sessions.reserve(1).await.is_some(),
+            "an initialize that opened no session gives its place back"
+        );
     }
 }

@@ -129,8 +129,11 @@ impl McpServer {
         }
     }
 
-    /// Who this request's client is: its session, or, for a 2026-07-28
-    /// request over HTTP (no session), its address.
+    /// Who this request's client is, for its share of call slots: over
+    /// HTTP, in either era, its address (canonical, an IPv6 client's /64;
+    /// see [`ClientLimits::client_address`]), since one client may open
+    /// any number of sessions; over stdio, the one session. (There is one
+    /// bearer token for all, so a token names no client.)
     fn client_key(&self, context: &RequestContext<RoleServer>) -> ClientKey {
         let address = context
             .extensions
@@ -142,8 +145,8 @@ impl McpServer {
                 Some(self.clients.client_address(peer.0.ip(), &parts.headers))
             });
         match address {
-            Some(ip) if is_2026_era(context) => ClientKey::Address(ip),
-            _ => ClientKey::Session(self.session),
+            Some(ip) => ClientKey::Address(ip),
+            None => ClientKey::Session(self.session),
         }
     }
 
@@ -215,7 +218,7 @@ impl McpServer {
                     .resume(plugin.clone(), &state, answers, job, driver)
                     .await
             }
-            None => self.parked.start(plugin.clone(), job, driver).await,
+            None => self.parked.start(plugin.clone(), job, driver, answers).await,
         }
     }
 
@@ -233,9 +236,35 @@ impl McpServer {
         Ok((call, slot))
     }
 
-    /// The calling client, as a salted hash.
+    /// The calling client for logs and the audit, as a salted hash: its
+    /// session when it has one (two sessions from one address stay apart
+    /// in the records), else the key its calls are counted against.
     fn client_id(&self, context: &RequestContext<RoleServer>) -> Arc<str> {
-        crate::audit::client_hash(&format!("{:?}", self.client_key(context))).into()
+        let identity = if is_2026_era(context) {
+            self.client_key(context)
+        } else {
+            ClientKey::Session(self.session)
+        };
+        crate::audit::client_hash(&format!("{identity:?}")).into()
+    }
+
+    /// One of the calling client's slots for a tool call or prompt, or
+    /// `None` for a 2026-07-28 retry (`requestState`), which continues a
+    /// call that holds its slot already. The era is checked first: in a
+    /// legacy request `requestState` means nothing and earns no free
+    /// pass. Tools and prompts both admit here, so they cannot drift.
+    async fn admit_call(
+        &self,
+        context: &RequestContext<RoleServer>,
+        carries_request_state: bool,
+    ) -> Result<Option<ClientSlot>, String> {
+        if carries_request_state && is_2026_era(context) {
+            return Ok(None);
+        }
+        self.clients
+            .acquire(self.client_key(context))
+            .await
+            .map(Some)
     }
 
     /// The calling client (hashed) and one of its call slots, for a
@@ -312,6 +341,8 @@ fn tool_result(
                 CallFailure::Trapped(_) => "crashed",
                 CallFailure::Limit { .. } => "hit a limit",
                 CallFailure::Failed(_) => "failed",
+                // The plugin did nothing wrong: the host could not run it.
+                CallFailure::SharedStore(_) => "was not called",
             };
             CallToolResult::error(vec![ContentBlock::text(format!(
                 "plugin `{}` {what}: {failure}",
@@ -412,14 +443,11 @@ impl ServerHandler for McpServer {
         let provider = self.provider_for(plugin, &context);
         let outcome = if is_2026_era(&context) {
             // A prompt may ask the client, like a tool: in this era by rounds.
-            // A retry continues a prompt that holds its client's slot already.
-            let (client, slot) = match request.request_state {
-                Some(_) => (self.client_id(&context), None),
-                None => {
-                    let (client, slot) = self.admit(&context).await?;
-                    (client, Some(slot))
-                }
-            };
+            let client = self.client_id(&context);
+            let slot = self
+                .admit_call(&context, request.request_state.is_some())
+                .await
+                .map_err(|why| McpError::internal_error(why, None))?;
             let driver = self.driver(&context, slot, provider, client);
             let job = Job::Prompt {
                 name: request.name.clone(),
@@ -665,6 +693,11 @@ impl ServerHandler for McpServer {
         &self,
         subscription: rmcp::service::SubscriptionContext,
     ) -> Result<(), McpError> {
+        // Watch for swaps first, before anything that waits: the client was
+        // acknowledged already, and a reload that lands while this stream
+        // takes its slot (a Redis round trip with `--redis`) must be heard.
+        let mut changes = self.catalog.changes();
+        let mut offered = Offered::by(&self.runtime());
         // An open stream holds one of its client's slots, so no client can
         // open them without bound.
         let _slot = self
@@ -672,8 +705,6 @@ impl ServerHandler for McpServer {
             .acquire(self.client_key(subscription.request_context()))
             .await
             .map_err(|why| McpError::invalid_request(why, None))?;
-        let mut changes = self.catalog.changes();
-        changes.mark_unchanged();
         let wants = subscription.accepted().clone();
         loop {
             tokio::select! {
@@ -682,21 +713,9 @@ impl ServerHandler for McpServer {
                     if changed.is_err() {
                         return Ok(());
                     }
-                    let sink = subscription.sink();
-                    let runtime = self.runtime();
-                    let sent = async {
-                        if wants.tools_list_changed == Some(true) {
-                            sink.notify_tool_list_changed().await?;
-                        }
-                        if wants.prompts_list_changed == Some(true) && runtime.offers_prompts() {
-                            sink.notify_prompt_list_changed().await?;
-                        }
-                        if wants.resources_list_changed == Some(true) && runtime.offers_resources() {
-                            sink.notify_resource_list_changed().await?;
-                        }
-                        Ok::<(), rmcp::service::SubscriptionSendError>(())
-                    };
-                    if sent.await.is_err() {
+                    let was = offered;
+                    offered = Offered::by(&self.runtime());
+                    if notify_listener(subscription.sink(), &wants, was, offered).await.is_err() {
                         return Ok(());
                     }
                 }
@@ -739,18 +758,15 @@ impl ServerHandler for McpServer {
         }
         let started = Instant::now();
         let route = self.notify_route(&context);
-        let client_key = self.client_key(&context);
-        let client: Arc<str> = crate::audit::client_hash(&format!("{client_key:?}")).into();
-        // A retry continues a call that holds its client's slot already.
-        let slot = if request.request_state.is_some() {
-            None
-        } else {
-            match self.clients.acquire(client_key.clone()).await {
-                Ok(slot) => Some(slot),
-                Err(why) => {
-                    let refused = Err(CallFailure::limit("--max-client-calls", why));
-                    return tool_result(plugin, &request.name, refused, started);
-                }
+        let client = self.client_id(&context);
+        let slot = match self
+            .admit_call(&context, request.request_state.is_some())
+            .await
+        {
+            Ok(slot) => slot,
+            Err(why) => {
+                let refused = Err(CallFailure::not_admitted(why));
+                return tool_result(plugin, &request.name, refused, started);
             }
         };
         let provider = self.provider_for(plugin, &context);
@@ -848,6 +864,44 @@ fn resource_not_found(uri: &str, modern: bool) -> McpError {
     } else {
         McpError::resource_not_found(message, data)
     }
+}
+
+/// Which lists beside tools a catalog offers: a list that appears or
+/// disappears in a reload changed too.
+#[derive(Clone, Copy)]
+struct Offered {
+    prompts: bool,
+    resources: bool,
+}
+
+impl Offered {
+    fn by(runtime: &Runtime) -> Offered {
+        Offered {
+            prompts: runtime.offers_prompts(),
+            resources: runtime.offers_resources(),
+        }
+    }
+}
+
+/// Tell one `subscriptions/listen` stream that the catalog was swapped:
+/// the tool list, and the prompt and resource lists offered before or
+/// after the swap, as far as the stream accepted them.
+async fn notify_listener(
+    sink: &rmcp::service::SubscriptionSink,
+    wants: &rmcp::model::SubscriptionFilter,
+    was: Offered,
+    now: Offered,
+) -> Result<(), rmcp::service::SubscriptionSendError> {
+    if wants.tools_list_changed == Some(true) {
+        sink.notify_tool_list_changed().await?;
+    }
+    if wants.prompts_list_changed == Some(true) && (was.prompts || now.prompts) {
+        sink.notify_prompt_list_changed().await?;
+    }
+    if wants.resources_list_changed == Some(true) && (was.resources || now.resources) {
+        sink.notify_resource_list_changed().await?;
+    }
+    Ok(())
 }
 
 /// A prompt, resource or completion answer, or the error that says why

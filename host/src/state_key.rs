@@ -115,13 +115,26 @@ impl StateKeys {
     }
 }
 
+/// The bytes `text` spells in hexadecimal. Checks every character first,
+/// so a non-ASCII one is named (by position: the text is a secret) rather
+/// than cut in half by a byte slice.
 fn decode_hex(text: &str) -> Result<Vec<u8>> {
+    if let Some((position, _)) = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_hexdigit())
+    {
+        bail!(
+            "character {} is not a hexadecimal digit (0-9, a-f)",
+            position + 1
+        );
+    }
     if !text.len().is_multiple_of(2) {
         bail!("odd number of digits");
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(Into::into))
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| -> Result<u8> { Ok(u8::from_str_radix(std::str::from_utf8(pair)?, 16)?) })
         .collect()
 }
 
@@ -166,6 +179,108 @@ mod tests {
         ] {
             let error = format!("{:#}", StateKeys::parse(text).err().unwrap());
             assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
+    /// A non-ASCII character in a key (a pasted typographic dash, say) used
+    /// to panic on a byte slice through it; it is named with its line.
+    #[test]
+    fn a_non_ascii_key_names_its_line() {
+        for key in [
+            "a\u{e9}a",
+            "\u{2013}\u{2013}",
+            &format!("{A}\u{fffd}0") as &str,
+        ] {
+            let text = format!("# keys\nk1 {key}\n");
+            let error = format!("{:#}", StateKeys::parse(&text).err().unwrap());
+            assert!(
+                error.contains("line 2") && error.contains("not hexadecimal"),
+                "{key}: {error}"
+            );
+        }
+    }
+
+    /// What a key file holds for `keys`, one `KEY-ID HEX-KEY` line each,
+    /// as an operator writes it.
+    fn key_file(keys: &[(String, Vec<u8>)]) -> String {
+        keys.iter()
+            .map(|(id, key)| {
+                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{id} {hex}\n")
+            })
+            .collect()
+    }
+
+    /// Up to four keys with distinct valid ids, each at least as long as
+    /// the codec needs.
+    fn key_sets() -> impl proptest::strategy::Strategy<Value = Vec<(String, Vec<u8>)>> {
+        use proptest::prelude::*;
+        proptest::collection::btree_map(
+            "[A-Za-z0-9_-]{1,64}",
+            proptest::collection::vec(any::<u8>(), RequestStateCodec::MIN_KEY_LENGTH..80),
+            1..5,
+        )
+        .prop_map(|keys| keys.into_iter().collect())
+    }
+
+    /// Text of any characters, weighted toward what key files hold:
+    /// hexadecimal digits, spaces, `#` and line breaks.
+    fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            prop_oneof![
+                proptest::char::range('0', '9'),
+                proptest::char::range('a', 'f'),
+                Just(' '),
+                Just('#'),
+                Just('\n'),
+                proptest::char::range(' ', '~'),
+                proptest::char::any(),
+            ],
+            0..300,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Invariant: parsing any text (any characters, comments, blank and
+        /// malformed lines) returns keys or an error; it never panics.
+        #[test]
+        fn parsing_any_text_never_panics(text in any_text()) {
+            let _ = StateKeys::parse(&text);
+        }
+
+        /// Invariant: a key file with any one character replaced by any
+        /// other parses or is refused; it never panics.
+        #[test]
+        fn parsing_a_mangled_key_file_never_panics(
+            keys in key_sets(),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            replacement in proptest::char::any(),
+        ) {
+            let mut chars: Vec<char> = key_file(&keys).chars().collect();
+            let at = at.index(chars.len());
+            chars[at] = replacement;
+            let _ = StateKeys::parse(&chars.into_iter().collect::<String>());
+        }
+
+        /// Invariant: a file written one `KEY-ID HEX-KEY` line per key
+        /// parses back to exactly those keys, the first one active, and
+        /// the active key opens what it sealed.
+        #[test]
+        fn a_written_key_file_parses_back_to_its_keys(keys in key_sets()) {
+            let parsed = StateKeys::parse(&key_file(&keys));
+            proptest::prop_assert!(parsed.is_ok(), "{:?}", parsed.as_ref().err());
+            let parsed = parsed.expect("checked above");
+            proptest::prop_assert_eq!(&parsed.active, &keys[0].0);
+            proptest::prop_assert_eq!(parsed.keys.len(), keys.len());
+            for (id, key) in &keys {
+                proptest::prop_assert_eq!(parsed.keys.get(id), Some(key));
+            }
+            let state = parsed.codec.seal_with(b"x", &SealOptions::new());
+            proptest::prop_assert_eq!(parsed.codec.open(&state).ok(), Some(b"x".to_vec()));
         }
     }
 }

@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, PollSender};
 
 use crate::jsonrpc;
-use crate::replica_sessions::ReplicaSessions;
 pub use crate::replica_sessions::parse_replica_id;
+use crate::replica_sessions::{ReplicaSessions, SessionReservation};
 use crate::server::McpServer;
 
 /// The longest line read from stdin; a longer one is answered and skipped.
@@ -77,7 +77,7 @@ pub async fn serve_stdio_on(
     let answers = outgoing.clone();
     tokio::spawn(async move {
         let mut input = tokio::io::BufReader::new(input);
-        while let Some(line) = read_line(&mut input).await {
+        while let Some(line) = read_line(&mut input, MAX_STDIO_LINE).await {
             let parsed = match line {
                 Ok(line) if line.trim_ascii().is_empty() => continue,
                 Ok(line) => jsonrpc::parse(&line),
@@ -110,15 +110,18 @@ fn tokio_stream_of<T: Send + 'static>(
 }
 
 /// The next line of `input` (without its newline), an answer for a line
-/// over [`MAX_STDIO_LINE`] (the rest of which is skipped), or `None` at the
-/// end of input.
-async fn read_line(
+/// over `max` bytes (the rest of which is skipped, the next line read), or
+/// `None` at the end of input. `max` is [`MAX_STDIO_LINE`] but for tests.
+pub(crate) async fn read_line(
     input: &mut (impl tokio::io::AsyncBufRead + Unpin),
+    max: usize,
 ) -> Option<Result<Vec<u8>, jsonrpc::Rejected>> {
     let mut line = Vec::new();
     let mut too_long = false;
     loop {
         let available = match input.fill_buf().await {
+            // A last line without its newline is answered like any other.
+            Ok([]) | Err(_) if too_long => return Some(Err(line_too_long(max))),
             Ok([]) | Err(_) => return (!line.is_empty()).then_some(Ok(line)),
             Ok(available) => available,
         };
@@ -126,7 +129,7 @@ async fn read_line(
             Some(end) => (&available[..end], end + 1),
             None => (available, available.len()),
         };
-        if !too_long && line.len() + chunk.len() <= MAX_STDIO_LINE {
+        if !too_long && line.len() + chunk.len() <= max {
             line.extend_from_slice(chunk);
         } else {
             too_long = true;
@@ -136,17 +139,24 @@ async fn read_line(
         input.consume(done);
         if found_end {
             return Some(if too_long {
-                Err(jsonrpc::Rejected {
-                    id: None,
-                    error: rmcp::model::ErrorData::invalid_request(
-                        format!("Invalid Request: the line is longer than {MAX_STDIO_LINE} bytes"),
-                        None,
-                    ),
-                })
+                Err(line_too_long(max))
             } else {
                 Ok(line)
             });
         }
+    }
+}
+
+/// The answer for a line over `max` bytes, whose id was never read.
+fn line_too_long(max: usize) -> jsonrpc::Rejected {
+    jsonrpc::Rejected {
+        id: None,
+        error: rmcp::model::ErrorData::invalid_request(
+            format!(
+                "Invalid Request: the line is longer than {max} bytes; send one message a line"
+            ),
+            None,
+        ),
     }
 }
 
@@ -187,6 +197,11 @@ pub struct HttpOptions {
     pub drain: Arc<crate::drain::Drain>,
     /// This replica's name in session ids (`--replica-id`).
     pub replica_id: Option<String>,
+    /// Open connections at most (in all and per client), and how long a
+    /// request head may take (see [`crate::connections`]).
+    pub connections: crate::connections::ConnectionLimits,
+    /// How long a request body may take to arrive in full (`--body-timeout-s`).
+    pub body_timeout: std::time::Duration,
 }
 
 /// Serve streamable HTTP on `listen` at `/mcp` until `shutdown` is cancelled.
@@ -205,6 +220,8 @@ pub async fn serve_http(
         .map(String::from)
         .to_vec();
     origins.extend(options.allowed_origins);
+    // Our strict check runs first; rmcp's own stays behind it.
+    let allowed = Arc::new(crate::authority::AllowList::new(&hosts, &origins)?);
     let config = StreamableHttpServerConfig::default()
         .with_cancellation_token(shutdown.child_token())
         .with_allowed_hosts(hosts)
@@ -223,6 +240,7 @@ pub async fn serve_http(
         sessions,
         max_sessions: options.max_sessions,
         max_request_bytes: options.max_request_bytes,
+        body_timeout: options.body_timeout,
     });
     let mut router = axum::Router::new().nest_service("/mcp", service);
     if options.metrics {
@@ -258,6 +276,9 @@ pub async fn serve_http(
             guard.clone().check(request, next)
         }))
         .layer(axum::middleware::from_fn(move |request, next| {
+            check_authority(allowed.clone(), request, next)
+        }))
+        .layer(axum::middleware::from_fn(move |request, next| {
             require_token(token.clone(), request, next)
         }))
         // For load balancers: outside the token and Host checks, and says
@@ -280,18 +301,18 @@ pub async fn serve_http(
     // Tests and scripts read this line to find the port when asked for port 0.
     eprintln!("wasm-mcp: serving MCP at http://{local}/mcp");
     tracing::info!("serving MCP over streamable HTTP at http://{local}/mcp");
-    // The peer address reaches handlers: 2026-07-28 clients, which have no
-    // session, are told apart by it for per-client limits.
-    let app = router.into_make_service_with_connect_info::<SocketAddr>();
-    // Each event of a call's stream goes out when written, not after the
-    // client's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .context("the HTTP server failed")
+    if let Some(limit) = crate::connections::descriptor_shortfall(options.connections.max_total) {
+        tracing::warn!(
+            max_connections = options.connections.max_total,
+            descriptor_limit = limit,
+            "--max-connections is not below the process's file-descriptor limit (`ulimit -n`): a flood of connections could leave none for plugins; lower it or raise the limit"
+        );
+    }
+    // The peer address reaches handlers as `ConnectInfo` (2026-07-28
+    // clients, which have no session, are told apart by it); connections
+    // are capped and slow request heads timed out.
+    crate::connections::serve(listener, router, options.connections, shutdown).await;
+    Ok(())
 }
 
 /// The MCP service's answer when it would refuse a request with these
@@ -317,12 +338,13 @@ async fn refused_by_mcp_rules(
 }
 
 /// What the HTTP layer checks of a POST body that rmcp does not: malformed
-/// JSON-RPC gets a JSON-RPC error (rmcp says text/plain 415), and no new
-/// session is opened past `max_sessions`.
+/// JSON-RPC gets a JSON-RPC error (rmcp says text/plain 415), a body that
+/// stalls gets 408, and no new session is opened past `max_sessions`.
 struct BodyGuard {
     sessions: Arc<ReplicaSessions>,
     max_sessions: usize,
     max_request_bytes: usize,
+    body_timeout: std::time::Duration,
 }
 
 impl BodyGuard {
@@ -335,44 +357,28 @@ impl BodyGuard {
             return next.run(request).await;
         }
         let (parts, body) = request.into_parts();
-        let Ok(bytes) = axum::body::to_bytes(body, self.max_request_bytes).await else {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "Payload Too Large: request body exceeds {} bytes (--max-request-bytes)",
-                    self.max_request_bytes
-                ),
-            )
-                .into_response();
+        let bytes = match self.read_body(body).await {
+            Ok(bytes) => bytes,
+            Err(refused) => return refused,
         };
-        if !parts.headers.contains_key("mcp-session-id")
-            && self.sessions.count().await >= self.max_sessions
-            && let Ok(ClientJsonRpcMessage::Request(opening)) = jsonrpc::parse(&bytes)
-            && matches!(opening.request, ClientRequest::InitializeRequest(_))
-        {
-            let refused = jsonrpc::Rejected {
-                id: Some(opening.id),
-                error: rmcp::model::ErrorData::internal_error(
-                    format!(
-                        "the server has {} live sessions, the most it keeps (--max-sessions); close one (HTTP DELETE) or try again later",
-                        self.max_sessions
-                    ),
-                    None,
-                ),
-            };
-            return json_rpc_response(StatusCode::SERVICE_UNAVAILABLE, refused);
+        // Held until rmcp opens the session (which then counts instead) or
+        // answers without one.
+        let place = match self.reserve_session(&parts, &bytes).await {
+            Ok(place) => place,
+            Err(refused) => return refused,
+        };
+        // MCP has no batches since 2025-06-18; rmcp would answer one 202 and
+        // nothing else, leaving the client waiting.
+        if jsonrpc::is_batch(&bytes) {
+            return json_rpc_response(StatusCode::BAD_REQUEST, jsonrpc::batch_rejected());
         }
         let sent_json = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
-        let response = next
-            .run(axum::extract::Request::from_parts(
-                parts,
-                bytes.clone().into(),
-            ))
-            .await;
+        let request = axum::extract::Request::from_parts(parts, bytes.clone().into());
+        let response = SessionReservation::within(place.as_ref(), next.run(request)).await;
         // rmcp's 415 for a JSON body means it could not parse it.
         if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE || !sent_json {
             return response;
@@ -382,6 +388,70 @@ impl BodyGuard {
             Err(None) => StatusCode::ACCEPTED.into_response(),
             Ok(_) => response,
         }
+    }
+}
+
+impl BodyGuard {
+    /// The whole request body, or the answer when it is over
+    /// `max_request_bytes` (413) or has not arrived within `body_timeout`
+    /// (408): a client that promises a body and stalls holds its connection
+    /// no longer than that.
+    async fn read_body(&self, body: axum::body::Body) -> Result<axum::body::Bytes, Response> {
+        let read = axum::body::to_bytes(body, self.max_request_bytes);
+        match tokio::time::timeout(self.body_timeout, read).await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(_)) => Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "Payload Too Large: request body exceeds {} bytes (--max-request-bytes)",
+                    self.max_request_bytes
+                ),
+            )
+                .into_response()),
+            Err(_elapsed) => Err((
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, "close")],
+                format!(
+                    "Request Timeout: the request body did not arrive within {} s (--body-timeout-s); send the whole body at once",
+                    self.body_timeout.as_secs()
+                ),
+            )
+                .into_response()),
+        }
+    }
+
+    /// For an `initialize` that would open a session, a place among
+    /// `max_sessions` taken in the same step as the count is checked, so
+    /// concurrent ones cannot all pass (a JSON-RPC 503 when there is none);
+    /// nothing for any other request.
+    async fn reserve_session(
+        &self,
+        parts: &axum::http::request::Parts,
+        bytes: &[u8],
+    ) -> Result<Option<SessionReservation>, Response> {
+        if parts.headers.contains_key("mcp-session-id") {
+            return Ok(None);
+        }
+        let Ok(ClientJsonRpcMessage::Request(opening)) = jsonrpc::parse(bytes) else {
+            return Ok(None);
+        };
+        if !matches!(opening.request, ClientRequest::InitializeRequest(_)) {
+            return Ok(None);
+        }
+        if let Some(place) = self.sessions.reserve(self.max_sessions).await {
+            return Ok(Some(place));
+        }
+        let refused = jsonrpc::Rejected {
+            id: Some(opening.id),
+            error: rmcp::model::ErrorData::internal_error(
+                format!(
+                    "the server has {} sessions live or opening, the most it keeps (--max-sessions); close one (HTTP DELETE) or try again later",
+                    self.max_sessions
+                ),
+                None,
+            ),
+        };
+        Err(json_rpc_response(StatusCode::SERVICE_UNAVAILABLE, refused))
     }
 }
 
@@ -396,6 +466,25 @@ fn json_rpc_response(status: StatusCode, rejected: jsonrpc::Rejected) -> Respons
         HeaderValue::from_static("application/json"),
     );
     response
+}
+
+/// Refuse a request whose `Host` or `Origin` is not on the list (400 or
+/// 403, plain text) before its body is read or rmcp sees it: rmcp's own
+/// parse of these headers drops trailing text (`[::1].evil.test`).
+async fn check_authority(
+    allowed: Arc<crate::authority::AllowList>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match allowed.check(request.headers(), request.uri()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => (
+            refusal.status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            refusal.message,
+        )
+            .into_response(),
+    }
 }
 
 /// rmcp answers a session `DELETE` with 202; clients of the Python SDK 1.x
@@ -444,4 +533,88 @@ async fn require_token(
 fn token_matches(presented: &str, expected: &str) -> bool {
     use subtle::ConstantTimeEq;
     presented.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod body_guard_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn guard(max_sessions: usize, body_timeout: Duration) -> BodyGuard {
+        BodyGuard {
+            sessions: Arc::new(ReplicaSessions::named(None)),
+            max_sessions,
+            max_request_bytes: 1024,
+            body_timeout,
+        }
+    }
+
+    /// A body promised and never sent is answered 408 once the body
+    /// timeout passes, instead of holding the connection.
+    #[tokio::test]
+    async fn a_stalled_body_gets_408() {
+        let stalled = axum::body::Body::from_stream(futures::stream::pending::<
+            Result<axum::body::Bytes, std::io::Error>,
+        >());
+        let refused = guard(1, Duration::from_millis(50))
+            .read_body(stalled)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(refused.headers()[header::CONNECTION], "close");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_gets_413() {
+        let big = axum::body::Body::from(vec![b'x'; 2048]);
+        let refused = guard(1, Duration::from_secs(5))
+            .read_body(big)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    /// Two `initialize` requests in flight at once, before either session
+    /// exists, cannot both pass a cap of one: the first holds the place.
+    #[tokio::test]
+    async fn initializes_in_flight_cannot_both_pass_the_session_cap() {
+        let guard = guard(1, Duration::from_secs(5));
+        let (parts, ()) = axum::http::Request::builder()
+            .method(axum::http::Method::POST)
+            .body(())
+            .unwrap()
+            .into_parts();
+        let initialize = |id: u32| {
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "racer", "version": "1"}
+            }})
+            .to_string()
+        };
+        let first = guard
+            .reserve_session(&parts, initialize(1).as_bytes())
+            .await
+            .unwrap();
+        assert!(first.is_some(), "the first initialize takes the place");
+        let second = guard
+            .reserve_session(&parts, initialize(2).as_bytes())
+            .await
+            .unwrap_err();
+        assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let ping = br#"{"jsonrpc": "2.0", "id": 3, "method": "ping"}"#;
+        assert!(
+            guard.reserve_session(&parts, ping).await.unwrap().is_none(),
+            "other requests need no place"
+        );
+        drop(first);
+        assert!(
+            guard
+                .reserve_session(&parts, initialize(4).as_bytes())
+                .await
+                .unwrap()
+                .is_some(),
+            "an initialize that opened no session gives its place back"
+        );
+    }
 }

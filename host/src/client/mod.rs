@@ -379,11 +379,14 @@ pub async fn tools(target: Target, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&tools)?);
     } else {
+        // A server's names and descriptions are shown escaped: they must
+        // not drive the terminal.
+        use crate::logging::escape_text as shown;
         for tool in &tools {
             println!(
                 "{}: {}",
-                tool.name,
-                tool.description.as_deref().unwrap_or("")
+                shown(&tool.name),
+                shown(tool.description.as_deref().unwrap_or(""))
             );
             let properties = tool
                 .input_schema
@@ -391,7 +394,7 @@ pub async fn tools(target: Target, json: bool) -> Result<()> {
                 .and_then(Value::as_object);
             for (name, schema) in properties.into_iter().flatten() {
                 let kind = schema.get("type").and_then(Value::as_str).unwrap_or("any");
-                println!("    --arg {name}=<{kind}>");
+                println!("    --arg {}=<{}>", shown(name), shown(kind));
             }
         }
     }

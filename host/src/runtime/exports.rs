@@ -113,6 +113,9 @@ pub enum Refusal {
     Failed(String),
     /// A prompt or resource that does not exist.
     NotFound(String),
+    /// The answer holds more than [`MAX_ITEMS`] blocks, messages or items:
+    /// a `limits.result_bytes` limit, refused before it is converted.
+    TooLarge(String),
 }
 
 /// What an export call gives back before the host's checks.
@@ -194,7 +197,8 @@ pub async fn call_tool(
                 .call_call(&mut *store, tool, arguments)
                 .await?
             {
-                Ok(result) => Ok(tool_result_json(result)),
+                Ok(result) => check_items("content blocks", result.content.len())
+                    .map(|()| tool_result_json(result)),
                 Err(tools::CallError::InvalidArguments(why)) => Err(Refusal::InvalidArguments(why)),
                 Err(tools::CallError::Failed(why)) => Err(Refusal::Failed(why)),
             }
@@ -274,21 +278,26 @@ pub async fn get_prompt(
     Ok(
         match guest.call_get_prompt(&mut *store, name, arguments).await? {
             Ok(filled) => {
-                let messages: Vec<Value> = filled
-                    .messages
-                    .into_iter()
-                    .map(|m| json!({"role": role_name(m.role), "content": block_json(m.content)}))
-                    .collect();
-                let mut object = Map::new();
-                put(&mut object, "description", filled.description);
-                object.insert("messages".into(), Value::Array(messages));
-                Ok(Value::Object(object))
+                check_items("messages", filled.messages.len()).map(|()| filled_json(filled))
             }
             Err(prompts::Error::NotFound(why)) => Err(Refusal::NotFound(why)),
             Err(prompts::Error::InvalidArguments(why)) => Err(Refusal::InvalidArguments(why)),
             Err(prompts::Error::Failed(why)) => Err(Refusal::Failed(why)),
         },
     )
+}
+
+/// A filled prompt as MCP's `GetPromptResult` JSON.
+fn filled_json(filled: prompts::Filled) -> Value {
+    let messages: Vec<Value> = filled
+        .messages
+        .into_iter()
+        .map(|m| json!({"role": role_name(m.role), "content": block_json(m.content)}))
+        .collect();
+    let mut object = Map::new();
+    put(&mut object, "description", filled.description);
+    object.insert("messages".into(), Value::Array(messages));
+    Value::Object(object)
 }
 
 /// `read`, as MCP's `ReadResourceResult` JSON.
@@ -307,10 +316,10 @@ pub async fn read_resource(
     };
     let guest = resources.load(&mut *store, instance)?;
     Ok(match guest.call_read(&mut *store, uri).await? {
-        Ok(contents) => {
+        Ok(contents) => check_items("resource contents", contents.len()).map(|()| {
             let contents: Vec<Value> = contents.into_iter().map(contents_json).collect();
-            Ok(json!({ "contents": contents }))
-        }
+            json!({ "contents": contents })
+        }),
         Err(resources::Error::NotFound(why)) => Err(Refusal::NotFound(why)),
         Err(resources::Error::Failed(why)) => Err(Refusal::Failed(why)),
     })
@@ -558,21 +567,87 @@ pub fn complete_result(mut value: Value) -> Value {
     value
 }
 
+/// What each content block, prompt message, resource item or annotation
+/// set counts toward `limits.result_bytes` beside its text and data: the
+/// JSON around it on the wire and the host memory it takes, so a result of
+/// many empty blocks is as bounded as one of a few large ones.
+pub const ITEM_BYTES: usize = 64;
+
+/// The most content blocks, prompt messages or resource items one answer
+/// may hold, however small they are.
+pub const MAX_ITEMS: usize = 10_000;
+
 /// What a plugin handed over in `value`, in bytes: its strings (texts,
-/// base64 data, URIs...) and numbers, not the JSON around them nor the
-/// `type` tags the host adds. For a text result, the text's length.
+/// base64 data, URIs...) and numbers, plus [`ITEM_BYTES`] for each object
+/// in it (content block, message, resource, annotations), not the keys or
+/// `type` tags the host adds. Structured content counts as its JSON text.
+/// For a text result: the text's length plus one block.
 pub fn payload_size(value: &Value) -> usize {
-    fn size(value: &Value, key: Option<&str>) -> usize {
-        match value {
-            Value::String(_) if matches!(key, Some("type" | "resultType")) => 0,
-            Value::String(text) => text.len(),
-            Value::Number(number) => number.to_string().len(),
-            Value::Array(items) => items.iter().map(|v| size(v, None)).sum(),
-            Value::Object(object) => object.iter().map(|(k, v)| size(v, Some(k))).sum(),
-            Value::Bool(_) | Value::Null => 0,
+    match value {
+        Value::Object(object) => object
+            .iter()
+            .map(|(key, value)| match key.as_str() {
+                "structuredContent" => json_size(value),
+                _ => item_size(value, Some(key)),
+            })
+            .sum(),
+        other => item_size(other, None),
+    }
+}
+
+/// The size of `value` below the top of an answer (see [`payload_size`]).
+fn item_size(value: &Value, key: Option<&str>) -> usize {
+    match value {
+        Value::String(_) if matches!(key, Some("type" | "resultType")) => 0,
+        Value::String(text) => text.len(),
+        Value::Number(number) => number.to_string().len(),
+        Value::Array(items) => items.iter().map(|v| item_size(v, None)).sum(),
+        Value::Object(object) => {
+            ITEM_BYTES
+                + object
+                    .iter()
+                    .map(|(k, v)| item_size(v, Some(k)))
+                    .sum::<usize>()
+        }
+        Value::Bool(_) | Value::Null => 0,
+    }
+}
+
+/// About the length of `value` as JSON text (without escapes): what
+/// structured content costs on the wire, where many tiny objects or array
+/// items are each a few bytes.
+fn json_size(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.len() + 2,
+        Value::Number(number) => number.to_string().len(),
+        Value::Bool(true) | Value::Null => 4,
+        Value::Bool(false) => 5,
+        Value::Array(items) => {
+            let commas = items.len().saturating_sub(1);
+            2 + commas + items.iter().map(json_size).sum::<usize>()
+        }
+        Value::Object(object) => {
+            let commas = object.len().saturating_sub(1);
+            // `"key":` around each value.
+            2 + commas
+                + object
+                    .iter()
+                    .map(|(k, v)| k.len() + 3 + json_size(v))
+                    .sum::<usize>()
         }
     }
-    size(value, None)
+}
+
+/// Refuse an answer of more than [`MAX_ITEMS`] blocks, messages or items
+/// before the host turns them into JSON (which costs far more memory than
+/// the plugin's own list did).
+fn check_items(what: &str, count: usize) -> Result<(), Refusal> {
+    if count > MAX_ITEMS {
+        return Err(Refusal::TooLarge(format!(
+            "result size: the answer has {count} {what}, more than {MAX_ITEMS} (each also counts {ITEM_BYTES} bytes toward `limits.result_bytes`); return fewer, larger ones"
+        )));
+    }
+    Ok(())
 }
 
 /// An answer in MCP's shape (`CallToolResult`, `GetPromptResult`,
@@ -640,6 +715,7 @@ impl Offers {
         for value in templates {
             let template: ResourceTemplate = serde_json::from_value(value)
                 .map_err(|e| anyhow!("`list-templates` returned an invalid template: {e}"))?;
+            check_printable("resource template", &template.uri_template)?;
             let matcher = super::template::UriTemplate::parse(&template.uri_template)
                 .map_err(|why| anyhow!("resource template {:?}: {why}", template.uri_template))?;
             offers.templates.push(template);
@@ -649,8 +725,37 @@ impl Offers {
     }
 }
 
-/// A resource URI: a scheme, then anything, at most 2 KiB.
+/// The longest resource URI or URI template a plugin may offer.
+const MAX_URI_BYTES: usize = 2048;
+
+/// A URI or URI template holds no whitespace and nothing that could drive
+/// an operator's terminal or hide what it says (control, bidi and
+/// zero-width characters), and is at most [`MAX_URI_BYTES`] long. Shown
+/// escaped in the error, so the error is safe to print too.
+fn check_printable(what: &str, uri: &str) -> Result<()> {
+    let bad = uri
+        .chars()
+        .find(|&c| c.is_whitespace() || crate::logging::is_dangerous(c));
+    if let Some(c) = bad {
+        bail!(
+            "{what} \"{}\" is not valid: it holds {:?}; a URI may not hold spaces or control, bidi or zero-width characters (percent-encode them, e.g. %20 for a space)",
+            crate::logging::escape_text(crate::logging::truncate(uri, 200)),
+            c
+        );
+    }
+    if uri.len() > MAX_URI_BYTES {
+        bail!(
+            "{what} \"{}…\" is not valid: it has {} bytes, more than {MAX_URI_BYTES}",
+            crate::logging::escape_text(crate::logging::truncate(uri, 200)),
+            uri.len()
+        );
+    }
+    Ok(())
+}
+
+/// A resource URI: a scheme, then anything printable, at most 2 KiB.
 fn check_uri(uri: &str) -> Result<()> {
+    check_printable("resource URI", uri)?;
     let scheme_ok = uri.split_once(':').is_some_and(|(scheme, _)| {
         !scheme.is_empty()
             && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -658,9 +763,9 @@ fn check_uri(uri: &str) -> Result<()> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     });
-    if !scheme_ok || uri.len() > 2048 || uri.chars().any(char::is_whitespace) {
+    if !scheme_ok {
         bail!(
-            "resource URI {uri:?} is not valid: it needs a scheme (`file:`, `test:`...), no spaces, and at most 2048 bytes"
+            "resource URI {uri:?} is not valid: it needs a scheme (`file:`, `test:`...), no spaces, and at most {MAX_URI_BYTES} bytes"
         );
     }
     Ok(())
@@ -740,7 +845,70 @@ mod tests {
     #[test]
     fn the_payload_counts_what_the_plugin_gave_not_the_json_around_it() {
         let text = json!({"content": [{"type": "text", "text": "abcde"}], "isError": false, "resultType": "complete"});
-        assert_eq!(payload_size(&text), 5);
-        assert_eq!(payload_size(&json!({"structuredContent": {"n": 1234}})), 4);
+        assert_eq!(payload_size(&text), 5 + ITEM_BYTES);
+        // Structured content counts as its JSON text.
+        let structured = json!({"n": 1234, "list": [{}, "a", true, null, false, [1, 2]]});
+        assert_eq!(
+            payload_size(&json!({ "structuredContent": structured })),
+            structured.to_string().len()
+        );
+    }
+
+    #[test]
+    fn every_block_counts_however_empty() {
+        let blocks = vec![json!({"type": "text", "text": ""}); 150_000];
+        let result = json!({"content": blocks, "isError": false});
+        assert_eq!(payload_size(&result), 150_000 * ITEM_BYTES);
+        assert!(payload_size(&result) > 200_000);
+        // Messages and their blocks, resource items and annotations too.
+        let prompt =
+            json!({"messages": [{"role": "user", "content": {"type": "text", "text": ""}}]});
+        assert_eq!(payload_size(&prompt), "user".len() + 2 * ITEM_BYTES);
+        let annotated =
+            json!({"content": [{"type": "text", "text": "", "annotations": {"priority": 1}}]});
+        assert_eq!(payload_size(&annotated), 2 * ITEM_BYTES + 1);
+    }
+
+    #[test]
+    fn more_items_than_allowed_are_refused_before_conversion() {
+        assert!(check_items("content blocks", MAX_ITEMS).is_ok());
+        let Err(Refusal::TooLarge(why)) = check_items("content blocks", MAX_ITEMS + 1) else {
+            panic!("{} blocks were accepted", MAX_ITEMS + 1);
+        };
+        assert!(
+            why.contains("10001 content blocks, more than 10000")
+                && why.contains("`limits.result_bytes`"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn uris_with_control_characters_or_spaces_are_refused_at_load() {
+        let resource = |uri: &str| json!({"uri": uri, "name": "r"});
+        let template = |uri: &str| json!({"uriTemplate": uri, "name": "t"});
+        let refused = Offers::check(vec![], vec![resource("h2://ctrl\x1b[2J\x07\0x")], vec![])
+            .err()
+            .expect("a URI with ESC, BEL and NUL loaded");
+        let message = refused.to_string();
+        assert!(
+            message.contains(r"h2://ctrl\u{1b}[2J\u{7}\u{0}x") && !message.contains('\x1b'),
+            "{message}"
+        );
+        for uri in ["a://b c", "a://b\u{202e}c", "a://\u{200b}"] {
+            assert!(
+                Offers::check(vec![], vec![resource(uri)], vec![]).is_err(),
+                "{uri:?}"
+            );
+        }
+        for uri in ["a://{x}\ny", "a://{x}\x1b[31m", "a:// {x}"] {
+            let refused = Offers::check(vec![], vec![], vec![template(uri)]);
+            assert!(refused.is_err(), "template {uri:?} loaded");
+        }
+        let fine = Offers::check(
+            vec![],
+            vec![resource("test://ünïcödé/%20")],
+            vec![template("test://items/{id}")],
+        );
+        assert!(fine.is_ok(), "{:?}", fine.err());
     }
 }

@@ -36,7 +36,6 @@ use crate::capabilities::settings::Settings;
 use crate::config::{
     ComponentSource, Config, ElicitationPolicy, Limits, PluginConfig, RootsPolicy, SamplingPolicy,
 };
-use crate::shared::Commit;
 use exports::{Answered, CompletionTarget, ListedTool, Offers, OutputSchema, Refusal, World};
 pub use state::{CallContext, CallState};
 
@@ -113,6 +112,10 @@ pub enum CallFailure {
     /// No such prompt or resource.
     #[error("{0}")]
     NotFound(String),
+    /// The replicas' shared store (Redis, `--redis`) failed, so the call
+    /// was not run: not the plugin's doing, and not one of its limits.
+    #[error("{0}")]
+    SharedStore(String),
 }
 
 impl CallFailure {
@@ -130,6 +133,17 @@ impl CallFailure {
             CallFailure::Limit { .. } => "limit",
             CallFailure::Cancelled => "cancelled",
             CallFailure::NotFound(_) => "not_found",
+            CallFailure::SharedStore(_) => "shared_store",
+        }
+    }
+
+    /// Why a client was not admitted (`--max-client-calls`): its cap, or
+    /// the shared store that counts it across replicas failing.
+    pub fn not_admitted(why: String) -> Self {
+        if crate::shared::is_store_failure(&why) {
+            CallFailure::SharedStore(why)
+        } else {
+            CallFailure::limit("--max-client-calls", why)
         }
     }
 }
@@ -633,7 +647,8 @@ impl Plugin {
             return Err(CallFailure::limit(
                 "limits.result_bytes",
                 format!(
-                    "result size: the result has {size} bytes, more than {limit} (`limits.result_bytes`)"
+                    "result size: the result has {size} bytes, more than {limit} (`limits.result_bytes`; each content block, message or item counts {} bytes beside its text and data)",
+                    exports::ITEM_BYTES
                 ),
             ));
         }
@@ -676,21 +691,10 @@ impl Plugin {
             if returned.is_ok() {
                 let files = &mut store.data_mut().files;
                 if let Some(once) = commit_once.filter(|_| files.has_staged()) {
-                    let sizes = files.staged_file_sizes();
-                    let written = match once.begin(&sizes).await {
-                        Ok(Commit::First) => files.commit(),
-                        Ok(Commit::Written) => {
-                            tracing::info!(plugin = %self.name, "an earlier run of this call wrote its appends already; not writing them again");
-                            files.discard_staged();
-                            Ok(())
-                        }
-                        Ok(Commit::Interrupted(sizes)) => files.commit_missing(sizes),
-                        Err(why) => Err(format!(
-                            "the call returned, but its appends were not written: {why}"
-                        )),
-                    };
-                    written.map_err(|why| CallFailure::Failed(cap_text(why, result_limit)))?;
-                    once.written().await;
+                    files
+                        .commit_once(&once)
+                        .await
+                        .map_err(|why| CallFailure::Failed(cap_text(why, result_limit)))?;
                 }
                 if let Err(why) = store.data_mut().files.commit() {
                     return Err(CallFailure::Failed(cap_text(why, result_limit)));
@@ -706,6 +710,9 @@ impl Plugin {
                     Err(CallFailure::Failed(cap_text(why, result_limit)))
                 }
                 Ok(Err(Refusal::NotFound(why))) => Err(CallFailure::NotFound(cap_text(why, 1024))),
+                Ok(Err(Refusal::TooLarge(why))) => {
+                    Err(CallFailure::limit("limits.result_bytes", why))
+                }
                 Err(trap) => Err(classify_trap(store.data(), &trap)),
             }
         };

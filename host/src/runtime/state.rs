@@ -100,6 +100,9 @@ pub struct CallContext {
     /// `sample()` requests an earlier run of this call made and had
     /// answered: this run is a replay, and their budget was spent then.
     pub replayed_samples: u32,
+    /// Whether this run records its sampling requests now (a replay or a
+    /// run handed over to another replica leaves them to another run).
+    pub sampling_audit: crate::audit::CallAudit,
     /// With replicas sharing Redis: the staged effects are written only by
     /// the first run of the call to return.
     pub commit_once: Option<CommitOnce>,
@@ -139,6 +142,7 @@ impl CallContext {
             seed: random_seed(),
             stage_effects: false,
             replayed_samples: 0,
+            sampling_audit: crate::audit::CallAudit::default(),
             commit_once: None,
         }
     }
@@ -159,6 +163,13 @@ impl CallContext {
     /// answered (and charged to the budget) already.
     pub fn replaying(mut self, samples: u32) -> Self {
         self.replayed_samples = samples;
+        self
+    }
+
+    /// The same call, recording its sampling requests only while
+    /// `audit` says so (see [`crate::audit::CallAudit`]).
+    pub fn audited_as(mut self, audit: crate::audit::CallAudit) -> Self {
+        self.sampling_audit = audit;
         self
     }
 
@@ -339,7 +350,8 @@ impl CallState {
                 call.budget,
                 call.audit,
             )
-            .replaying(call.replayed_samples),
+            .replaying(call.replayed_samples)
+            .audited_as(call.sampling_audit),
             elicitation: Elicitor::new(caller, call.client_route.clone(), call.elicitation_policy),
             roots: RootsAsker::new(call.client_route, call.roots_policy),
             files: Appender {

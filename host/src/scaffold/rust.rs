@@ -4,7 +4,7 @@
 
 use super::{Template, WIT};
 /// The guest SDK's sources, vendored file by file.
-const SDK: [(&str, &str); 9] = [
+const SDK: [(&str, &str); 10] = [
     (
         "sdk/src/lib.rs",
         include_str!("../../../plugins/sdk/src/lib.rs"),
@@ -20,6 +20,10 @@ const SDK: [(&str, &str); 9] = [
     (
         "sdk/src/offers.rs",
         include_str!("../../../plugins/sdk/src/offers.rs"),
+    ),
+    (
+        "sdk/src/offers/template.rs",
+        include_str!("../../../plugins/sdk/src/offers/template.rs"),
     ),
     (
         "sdk/src/config.rs",

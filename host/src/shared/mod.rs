@@ -116,15 +116,58 @@ impl Shared {
     ) -> Result<T, String> {
         match answer {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(format!(
-                "the replicas' shared store (Redis, --redis) failed {what}: {error}; try again"
-            )),
+            Ok(Err(error)) => Err(format!("{STORE_FAILED} failed {what}: {error}; try again")),
             Err(_) => Err(format!(
-                "the replicas' shared store (Redis, --redis) did not answer {what} within {} s; try again",
+                "{STORE_FAILED} did not answer {what} within {} s; try again",
                 ANSWER_WITHIN.as_secs()
             )),
         }
     }
 }
 
+/// How every error of the shared store begins, so that callers can tell a
+/// failed store (not the client's or the plugin's doing) from a refusal.
+const STORE_FAILED: &str = "the replicas' shared store (Redis, --redis)";
+
+/// Whether `why`, an error from this module, says the shared store failed.
+pub fn is_store_failure(why: &str) -> bool {
+    why.starts_with(STORE_FAILED)
+}
+
 pub use clients::LEASE as CLIENT_SLOT_LEASE;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::CallFailure;
+
+    /// A Redis that fails refuses the call as the shared store's failure,
+    /// counted as `shared_store`: never as the client's cap or a plugin limit.
+    #[test]
+    fn a_failed_store_is_not_a_limit() {
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let why = Shared::answered::<i64>("to count the client's calls", Ok(Err(refused.into())))
+            .unwrap_err();
+        let failure = CallFailure::not_admitted(why);
+        assert!(matches!(failure, CallFailure::SharedStore(_)), "{failure}");
+        assert_eq!(failure.kind(), "shared_store");
+        assert!(
+            failure.to_string().starts_with(
+                "the replicas' shared store (Redis, --redis) failed to count the client's calls: "
+            ),
+            "{failure}"
+        );
+        let capped = CallFailure::not_admitted(
+            "this client already has 2 calls running or waiting for sampling answers".into(),
+        );
+        assert!(matches!(
+            capped,
+            CallFailure::Limit {
+                key: "--max-client-calls",
+                ..
+            }
+        ));
+        assert_eq!(capped.kind(), "limit");
+    }
+}

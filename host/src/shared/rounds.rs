@@ -9,14 +9,13 @@
 //! lease lapses within [`LEASE`], and the client's retry (or the
 //! balancer's) is answered elsewhere.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
 use super::Shared;
+use crate::capabilities::files::CommitLog;
 
 /// How long a claim outlives its holder's last renewal.
 pub const LEASE: Duration = Duration::from_secs(5);
@@ -36,6 +35,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
+/// Mark a round answered only while its claim is still this holder's: a
+/// holder whose lease lapsed (it stalled past [`LEASE`]) must not write
+/// over the claim of the replica answering the round now.
+/// KEYS: the claim. ARGV: the holder, how long to keep the mark (ms), the
+/// mark ([`ANSWERED`]).
+const MARK_ANSWERED: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+  return 1
+end
+return 0";
+
 /// What claiming a round gave.
 pub enum Claimed {
     /// This replica answers the round.
@@ -50,6 +61,8 @@ pub enum Claimed {
 pub struct RoundClaim {
     shared: Arc<Shared>,
     key: String,
+    /// Who holds the claim, as Redis has it: the fence of every write.
+    holder: String,
     answered_for: Duration,
     renewing: tokio::task::JoinHandle<()>,
 }
@@ -65,12 +78,8 @@ impl Shared {
         round: &str,
         answered_for: Duration,
     ) -> Result<Claimed, String> {
-        static HOLDERS: AtomicU64 = AtomicU64::new(0);
-        let holder = format!(
-            "{}:{}",
-            std::process::id(),
-            HOLDERS.fetch_add(1, Ordering::Relaxed)
-        );
+        // Unique across replicas (not `pid:n`: in containers all are PID 1).
+        let holder = crate::fairness::holder_id();
         let key = self.key(&format!("round:{round}"));
         let give_up = Instant::now() + LEASE + LEASE;
         loop {
@@ -86,10 +95,11 @@ impl Shared {
                 )
                 .await?;
             if set.is_some() {
-                let renewing = tokio::spawn(renew(self.clone(), key.clone(), holder));
+                let renewing = tokio::spawn(renew(self.clone(), key.clone(), holder.clone()));
                 return Ok(Claimed::Mine(RoundClaim {
                     shared: self.clone(),
                     key,
+                    holder,
                     answered_for,
                     renewing,
                 }));
@@ -169,22 +179,34 @@ impl Shared {
 }
 
 impl RoundClaim {
-    /// The round is answered: no replica may answer it again.
-    pub async fn answered(self) {
+    /// The round is answered: no replica may answer it again. Written only
+    /// while the claim is still this one's (see [`MARK_ANSWERED`]); says
+    /// whether it was.
+    pub async fn answered(self) -> bool {
         self.renewing.abort();
-        let kept: Result<(), String> = self
+        let script = redis::Script::new(MARK_ANSWERED);
+        let mut invocation = script.key(&self.key);
+        invocation
+            .arg(&self.holder)
+            .arg(self.answered_for.as_millis().max(1) as u64)
+            .arg(ANSWERED);
+        let marked: Result<i64, String> = self
             .shared
-            .query(
-                "to mark a round answered",
-                redis::cmd("SET")
-                    .arg(&self.key)
-                    .arg(ANSWERED)
-                    .arg("PX")
-                    .arg(self.answered_for.as_millis().max(1) as u64),
-            )
+            .script("to mark a round answered", &invocation)
             .await;
-        if let Err(why) = kept {
-            tracing::warn!("{why}; its claim lapses in {} s", LEASE.as_secs());
+        match marked {
+            Ok(1) => true,
+            Ok(_) => {
+                tracing::warn!(
+                    "a round's claim lapsed before it was marked answered (this replica stalled for over {} s); another replica may answer it again",
+                    LEASE.as_secs()
+                );
+                false
+            }
+            Err(why) => {
+                tracing::warn!("{why}; its claim lapses in {} s", LEASE.as_secs());
+                false
+            }
         }
     }
 }
@@ -211,8 +233,9 @@ async fn renew(shared: Arc<Shared>, key: String, holder: String) {
 }
 
 /// Begin a call's commit, unless a run of it began one already.
-/// KEYS: the call's commit record. ARGV: where its files end now (JSON),
-/// how long to keep the record. Returns the record found, or nil.
+/// KEYS: the call's commit record. ARGV: the record (JSON, see
+/// [`crate::capabilities::files`]), how long to keep it. Returns the record
+/// found, or nil.
 const BEGIN_COMMIT: &str = r"
 local found = redis.call('GET', KEYS[1])
 if found then
@@ -228,17 +251,16 @@ pub enum Commit {
     /// Another run wrote them: write nothing.
     Written,
     /// Another run began writing them and died: write what it did not,
-    /// looking after where each file ended when it began (path → size).
-    Interrupted(HashMap<String, u64>),
+    /// as the record it left says (the text after `pending `).
+    Interrupted(String),
 }
 
 /// A call's staged effects, written once whichever of its runs returns
 /// (a replica may die after writing them and before answering, and the
-/// run that replays the call must not write them again). A run records
-/// where its files end before it writes, and that it wrote after: a run
-/// that finds the first record without the second looks in the files for
-/// what was written, so a crash at any instant neither loses nor doubles
-/// a record.
+/// run that replays the call must not write them again). The record says
+/// what the run writes and how far it got, file by file, and at the end
+/// that it wrote everything; a run that finds it unfinished writes only
+/// what is missing (how: [`crate::capabilities::files`]).
 #[derive(Clone)]
 pub struct CommitOnce {
     shared: Arc<Shared>,
@@ -259,14 +281,15 @@ impl CommitOnce {
     fn key(&self) -> String {
         self.shared.key(&format!("committed:{}", self.call))
     }
+}
 
-    /// Record that this run begins writing, its files ending at `sizes`,
-    /// unless another run did.
-    pub async fn begin(&self, sizes: &HashMap<String, u64>) -> Result<Commit, String> {
+#[async_trait::async_trait]
+impl CommitLog for CommitOnce {
+    async fn begin(&self, record: &str) -> Result<Commit, String> {
         let script = redis::Script::new(BEGIN_COMMIT);
         let mut invocation = script.key(self.key());
         invocation
-            .arg(serde_json::to_string(sizes).unwrap_or_default())
+            .arg(record)
             .arg(self.remember_for.as_millis().max(1) as u64);
         let found: Option<String> = self
             .shared
@@ -275,20 +298,39 @@ impl CommitOnce {
                 &invocation,
             )
             .await?;
-        Ok(match found.as_deref() {
+        Ok(match found {
             None => Commit::First,
-            Some(WRITTEN) => Commit::Written,
-            Some(other) => Commit::Interrupted(
-                other
-                    .strip_prefix("pending ")
-                    .and_then(|sizes| serde_json::from_str(sizes).ok())
-                    .unwrap_or_default(),
-            ),
+            Some(found) if found == WRITTEN => Commit::Written,
+            // Anything else is read (and refused if unreadable) by the files.
+            Some(found) => Commit::Interrupted(match found.strip_prefix(PENDING) {
+                Some(record) => record.to_string(),
+                None => found,
+            }),
         })
     }
 
-    /// Record that the effects are written.
-    pub async fn written(&self) {
+    async fn progress(&self, record: &str) -> Result<(), String> {
+        // Only over this call's record: if it is gone (expired), another
+        // run could begin afresh, so this one must not go on.
+        let replaced: Option<String> = self
+            .shared
+            .query(
+                "to record how far a call's appends are written",
+                redis::cmd("SET")
+                    .arg(self.key())
+                    .arg(format!("{PENDING}{record}"))
+                    .arg("XX")
+                    .arg("PX")
+                    .arg(self.remember_for.as_millis().max(1) as u64),
+            )
+            .await?;
+        match replaced {
+            Some(_) => Ok(()),
+            None => Err("the call's commit record in Redis is gone (expired or deleted); not writing, so that no other run of it writes too".into()),
+        }
+    }
+
+    async fn written(&self) {
         let recorded: Result<(), String> = self
             .shared
             .query(
@@ -306,5 +348,7 @@ impl CommitOnce {
     }
 }
 
+/// What a commit record begins with until its run wrote everything.
+const PENDING: &str = "pending ";
 /// A commit record once its run wrote everything.
 const WRITTEN: &str = "written";

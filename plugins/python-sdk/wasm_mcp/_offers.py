@@ -199,6 +199,25 @@ def message_content(message: Message):
 
 _VARIABLE = re.compile(r"\{(\+?)([A-Za-z0-9_.]+)\}")
 
+# The longest URI a template matches, in UTF-8 bytes (the host's limit too).
+_MAX_URI_BYTES = 8192
+
+# What a `{name}` value cannot hold (a `{+name}` value may hold anything).
+_SEGMENT_STOPS = frozenset("/?#")
+
+# A `%` not followed by two hex digits.
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+@dataclasses.dataclass(frozen=True)
+class UriTemplate:
+    """A URI template split at its variables: `literals[i]` comes before
+    variable `i`, and the last literal after them all."""
+
+    literals: tuple[str, ...]
+    names: tuple[str, ...]
+    reserved: tuple[bool, ...]
+
 
 @dataclasses.dataclass
 class RegisteredResource:
@@ -209,7 +228,7 @@ class RegisteredResource:
     mime_type: str | None
     function: Callable
     arguments: list[Argument]
-    pattern: re.Pattern | None
+    pattern: UriTemplate | None
 
     @property
     def is_template(self) -> bool:
@@ -219,17 +238,104 @@ class RegisteredResource:
 RESOURCES: dict[str, RegisteredResource] = {}
 
 
-def _template_pattern(uri: str) -> re.Pattern | None:
-    """A regex for a URI template (`{name}` is one segment, `{+name}` the rest), or None for a plain URI."""
-    if not _VARIABLE.search(uri):
+def parse_template(uri: str) -> UriTemplate | None:
+    """The template in `uri` (`{name}` is one segment, `{+name}` the rest), or
+    None for a plain URI. Like the host, it refuses other `{...}` forms and
+    two variables in a row (nothing could tell their values apart)."""
+    variables = list(_VARIABLE.finditer(uri))
+    if not variables:
         return None
-    parts, end = [], 0
-    for variable in _VARIABLE.finditer(uri):
-        parts.append(re.escape(uri[end : variable.start()]))
-        parts.append("(.+)" if variable.group(1) else "([^/?#]+)")
+    literals, end = [], 0
+    for variable in variables:
+        literals.append(uri[end : variable.start()])
         end = variable.end()
-    parts.append(re.escape(uri[end:]))
-    return re.compile("".join(parts))
+    literals.append(uri[end:])
+    if any("{" in literal or "}" in literal for literal in literals):
+        raise ValueError(f"resource template {uri!r}: only `{{name}}` and `{{+name}}` are supported")
+    if not all(literals[1:-1]):
+        raise ValueError(
+            f"resource template {uri!r}: two variables in a row cannot be told apart; put text between them"
+        )
+    return UriTemplate(
+        literals=tuple(literals),
+        names=tuple(variable.group(2) for variable in variables),
+        reserved=tuple(bool(variable.group(1)) for variable in variables),
+    )
+
+
+def match_template(template: UriTemplate, uri: str) -> dict[str, str] | None:
+    """The variables' percent-decoded values if `uri` is an instance of
+    `template`, else None. Each value is at least one character; when `uri`
+    splits more than one way, earlier variables take as much as they can.
+    A malformed %-escape is no match. Time is linear in `uri`'s length (per
+    literal character), and URIs over 8 KiB match nothing, so no URI can
+    stall the plugin. The host and the other SDKs agree, case by case, on
+    `tests/cases/uri_templates.json`."""
+    if len(uri) > _MAX_URI_BYTES or len(uri.encode("utf-8", "surrogatepass")) > _MAX_URI_BYTES:
+        return None
+    ends = _variable_ends(template, uri)
+    if ends is None:
+        return None
+    values, start = [], len(template.literals[0])
+    for name, end, literal in zip(template.names, ends, template.literals[1:]):
+        value = _decode(uri[start:end])
+        if value is None:
+            return None
+        values.append((name, value))
+        start = end + len(literal)
+    return dict(values)
+
+
+def _variable_ends(template: UriTemplate, uri: str) -> list[int] | None:
+    """Where each variable's value ends, earlier ones taking as much as they
+    can, or None when `uri` is no instance. No backtracking: a pass from the
+    right notes, for each variable and position, the last end from which the
+    rest still matches; a pass from the left then picks each end."""
+    size, literals, reserved = len(uri), template.literals, template.reserved
+    if not uri.startswith(literals[0]):
+        return None
+    # stops[i]: the first `/`, `?` or `#` at or after i (or the end).
+    stops = [size] * (size + 1)
+    for index in range(size - 1, -1, -1):
+        stops[index] = index if uri[index] in _SEGMENT_STOPS else stops[index + 1]
+
+    def choose(latest: list[int], variable: int, start: int) -> int | None:
+        end = latest[size if reserved[variable] else stops[start]]
+        return end if end > start else None
+
+    count = len(reserved)
+    latest: list[list[int]] = [[] for _ in range(count)]
+    for variable in range(count - 1, -1, -1):
+        literal, row, best = literals[variable + 1], [], -1
+        for end in range(size + 1):
+            if not uri.startswith(literal, end):
+                fits = False
+            elif variable == count - 1:
+                fits = end + len(literal) == size
+            else:
+                fits = choose(latest[variable + 1], variable + 1, end + len(literal)) is not None
+            if fits:
+                best = end
+            row.append(best)
+        latest[variable] = row
+    ends, start = [], len(literals[0])
+    for variable in range(count):
+        end = choose(latest[variable], variable, start)
+        if end is None:
+            return None
+        ends.append(end)
+        start = end + len(literals[variable + 1])
+    return ends
+
+
+def _decode(value: str) -> str | None:
+    """`value` with its %-escapes decoded as UTF-8, or None when one is malformed."""
+    if _BAD_ESCAPE.search(value):
+        return None
+    try:
+        return urllib.parse.unquote_to_bytes(value).decode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return None
 
 
 def resource(
@@ -260,7 +366,7 @@ def resource(
             raise ValueError(f"two resources have the URI {uri!r}")
         resource_name = name or inner.__name__
         what = f"resource {uri!r}"
-        pattern = _template_pattern(uri)
+        pattern = parse_template(uri)
         arguments = _arguments(inner, what)
         variables = [match.group(2) for match in _VARIABLE.finditer(uri)]
         parameters = [argument.name for argument in arguments]
@@ -291,10 +397,9 @@ def find(uri: str) -> tuple[RegisteredResource, dict[str, str]] | None:
     if fixed is not None and not fixed.is_template:
         return fixed, {}
     for registered in RESOURCES.values():
-        match = registered.pattern.fullmatch(uri) if registered.is_template else None
-        if match:
-            names = [variable.group(2) for variable in _VARIABLE.finditer(registered.uri)]
-            return registered, {name: urllib.parse.unquote(value) for name, value in zip(names, match.groups())}
+        variables = match_template(registered.pattern, uri) if registered.pattern else None
+        if variables is not None:
+            return registered, variables
     return None
 
 

@@ -23,6 +23,8 @@ use crate::bindings::exports::wasm_mcp::plugin::resources::{
 use crate::bindings::wasm_mcp::plugin::content::{self as wit, ResourceContents};
 use crate::content::Message;
 
+mod template;
+
 /// What is being completed: a prompt (by name) or a resource template (by
 /// its URI template).
 pub type Reference = WitReference;
@@ -60,7 +62,8 @@ impl From<Completion> for WitCompletion {
     }
 }
 
-/// The values a URI matched in a template, by variable name.
+/// The values a URI matched in a template, by variable name, percent-decoded
+/// (a URI with a malformed %-escape matches no template).
 #[derive(Clone, Debug, Default)]
 pub struct Vars(Vec<(String, String)>);
 
@@ -259,7 +262,7 @@ pub fn read_resource(
 ) -> Result<Vec<ResourceContents>, ResourceError> {
     let found = entries.iter().find_map(|entry| {
         if entry.template {
-            match_template(entry.uri, uri).map(|vars| (entry, vars))
+            template::match_template(entry.uri, uri).map(|vars| (entry, Vars(vars)))
         } else {
             (entry.uri == uri)
                 .then(Vars::default)
@@ -280,36 +283,4 @@ pub fn read_resource(
             Err(ResourceError::Failed(why))
         }
     }
-}
-
-/// Match `uri` against `template`: `{name}` takes one path segment,
-/// `{+name}` the rest.
-fn match_template(template: &str, uri: &str) -> Option<Vars> {
-    let mut vars = Vec::new();
-    let mut template = template;
-    let mut uri = uri;
-    while let Some(open) = template.find('{') {
-        uri = uri.strip_prefix(&template[..open])?;
-        let close = open + template[open..].find('}')?;
-        let expression = &template[open + 1..close];
-        template = &template[close + 1..];
-        let (reserved, name) = match expression.strip_prefix('+') {
-            Some(name) => (true, name),
-            None => (false, expression),
-        };
-        // The value runs to the next literal (or the end).
-        let next_literal = template.split('{').next().unwrap_or("");
-        let end = if next_literal.is_empty() {
-            uri.len()
-        } else {
-            uri.find(next_literal)?
-        };
-        let value = &uri[..end];
-        if value.is_empty() || (!reserved && value.contains(['/', '?', '#'])) {
-            return None;
-        }
-        vars.push((name.to_string(), value.to_string()));
-        uri = &uri[end..];
-    }
-    (uri == template).then_some(Vars(vars))
 }

@@ -133,7 +133,8 @@ export interface RegisteredResource {
   uri: string;
   name: string;
   config: ResourceConfig;
-  pattern?: RegExp;
+  /** For a template: the URI split at its variables. */
+  pattern?: UriTemplate;
   handler: (uri: string, variables: Record<string, string>) => ResourceBody;
 }
 
@@ -141,20 +142,153 @@ export const RESOURCES = new Map<string, RegisteredResource>();
 
 const VARIABLE = /\{(\+?)([A-Za-z0-9_.]+)\}/g;
 
-/** A regex for a URI template (`{name}` is one segment, `{+name}` the rest), or none for a plain URI. */
-function templatePattern(uri: string): RegExp | undefined {
-  if (!uri.match(VARIABLE)) {
+/** The longest URI a template matches, in UTF-8 bytes (the host's limit too). */
+const MAX_URI_BYTES = 8192;
+
+/** A URI template split at its variables: `literals[i]` comes before variable `i`, the last literal after them all. */
+export interface UriTemplate {
+  literals: string[];
+  names: string[];
+  reserved: boolean[];
+}
+
+/**
+ * The template in `uri` (`{name}` is one segment, `{+name}` the rest), or
+ * none for a plain URI. Like the host, it refuses other `{...}` forms and
+ * two variables in a row (nothing could tell their values apart).
+ */
+export function parseTemplate(uri: string): UriTemplate | undefined {
+  const variables = [...uri.matchAll(VARIABLE)];
+  if (variables.length === 0) {
     return undefined;
   }
-  const escape = (literal: string) => literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  let source = '';
+  const literals: string[] = [];
   let end = 0;
-  for (const variable of uri.matchAll(VARIABLE)) {
-    source += escape(uri.slice(end, variable.index));
-    source += variable[1] ? '(.+)' : '([^/?#]+)';
+  for (const variable of variables) {
+    literals.push(uri.slice(end, variable.index));
     end = variable.index + variable[0].length;
   }
-  return new RegExp(`^${source}${escape(uri.slice(end))}$`);
+  literals.push(uri.slice(end));
+  if (literals.some((literal) => literal.includes('{') || literal.includes('}'))) {
+    throw new Error(`resource template ${JSON.stringify(uri)}: only {name} and {+name} are supported`);
+  }
+  if (literals.slice(1, -1).some((literal) => literal === '')) {
+    throw new Error(`resource template ${JSON.stringify(uri)}: two variables in a row cannot be told apart; put text between them`);
+  }
+  return {
+    literals,
+    names: variables.map((variable) => variable[2]),
+    reserved: variables.map((variable) => variable[1] === '+'),
+  };
+}
+
+/**
+ * The variables' percent-decoded values if `uri` is an instance of
+ * `template`, else none. Each value is at least one character; when `uri`
+ * splits more than one way, earlier variables take as much as they can. A
+ * malformed %-escape is no match. Time is linear in `uri`'s length (per
+ * literal character), and URIs over 8 KiB match nothing, so no URI can
+ * stall the plugin. The host and the other SDKs agree, case by case, on
+ * `tests/cases/uri_templates.json`.
+ */
+export function matchTemplate(template: UriTemplate, uri: string): Record<string, string> | undefined {
+  if (utf8Length(uri) > MAX_URI_BYTES) {
+    return undefined;
+  }
+  const ends = variableEnds(template, uri);
+  if (!ends) {
+    return undefined;
+  }
+  const values: [string, string][] = [];
+  let start = template.literals[0].length;
+  for (let variable = 0; variable < ends.length; variable++) {
+    const value = decode(uri.slice(start, ends[variable]));
+    if (value === undefined) {
+      return undefined;
+    }
+    values.push([template.names[variable], value]);
+    start = ends[variable] + template.literals[variable + 1].length;
+  }
+  return Object.fromEntries(values);
+}
+
+/** `text`'s length in UTF-8 bytes, or a number over the limit once it is sure to be. */
+function utf8Length(text: string): number {
+  if (text.length > MAX_URI_BYTES) {
+    return text.length;
+  }
+  let bytes = 0;
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index);
+    // A surrogate is half of a 4-byte character.
+    bytes += unit < 0x80 ? 1 : unit < 0x800 ? 2 : unit >= 0xd800 && unit < 0xe000 ? 2 : 3;
+  }
+  return bytes;
+}
+
+/**
+ * Where each variable's value ends, earlier ones taking as much as they
+ * can, or none when `uri` is no instance. No backtracking: a pass from the
+ * right notes, for each variable and position, the last end from which the
+ * rest still matches (-1 for none); a pass from the left then picks each end.
+ */
+function variableEnds(template: UriTemplate, uri: string): number[] | undefined {
+  const { literals, reserved } = template;
+  const size = uri.length;
+  if (!uri.startsWith(literals[0])) {
+    return undefined;
+  }
+  // stops[i]: the first `/`, `?` or `#` at or after i (or the end).
+  const stops = new Int32Array(size + 1).fill(size);
+  for (let index = size - 1; index >= 0; index--) {
+    const unit = uri[index];
+    stops[index] = unit === '/' || unit === '?' || unit === '#' ? index : stops[index + 1];
+  }
+  const choose = (latest: Int32Array, variable: number, start: number): number | undefined => {
+    const end = latest[reserved[variable] ? size : stops[start]];
+    return end > start ? end : undefined;
+  };
+  const count = reserved.length;
+  const latest: Int32Array[] = new Array(count);
+  for (let variable = count - 1; variable >= 0; variable--) {
+    const literal = literals[variable + 1];
+    const row = new Int32Array(size + 1);
+    let best = -1;
+    for (let end = 0; end <= size; end++) {
+      let fits = false;
+      if (uri.startsWith(literal, end)) {
+        fits =
+          variable === count - 1
+            ? end + literal.length === size
+            : choose(latest[variable + 1], variable + 1, end + literal.length) !== undefined;
+      }
+      if (fits) {
+        best = end;
+      }
+      row[end] = best;
+    }
+    latest[variable] = row;
+  }
+  const ends: number[] = [];
+  let start = literals[0].length;
+  for (let variable = 0; variable < count; variable++) {
+    const end = choose(latest[variable], variable, start);
+    if (end === undefined) {
+      return undefined;
+    }
+    ends.push(end);
+    start = end + literals[variable + 1].length;
+  }
+  return ends;
+}
+
+/** `value` with its %-escapes decoded as UTF-8, or none when one is malformed. */
+function decode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -181,7 +315,7 @@ export function resource(
   if (RESOURCES.has(uri)) {
     throw new Error(`two resources have the URI ${JSON.stringify(uri)}`);
   }
-  const pattern = templatePattern(uri);
+  const pattern = parseTemplate(uri);
   const variables = [...uri.matchAll(VARIABLE)].map((variable) => variable[2]);
   for (const completed of Object.keys(config.complete ?? {})) {
     if (!variables.includes(completed)) {
@@ -198,15 +332,9 @@ export function find(uri: string): { registered: RegisteredResource; variables: 
     return { registered: fixed, variables: {} };
   }
   for (const registered of RESOURCES.values()) {
-    const match = registered.pattern?.exec(uri);
-    if (match) {
-      const names = [...registered.uri.matchAll(VARIABLE)].map((variable) => variable[2]);
-      try {
-        const variables = Object.fromEntries(names.map((name, index) => [name, decodeURIComponent(match[index + 1])]));
-        return { registered, variables };
-      } catch {
-        // A malformed %-escape names no resource here.
-      }
+    const variables = registered.pattern ? matchTemplate(registered.pattern, uri) : undefined;
+    if (variables) {
+      return { registered, variables };
     }
   }
   return undefined;

@@ -10,6 +10,7 @@
 
 mod address;
 pub mod policy;
+mod segments;
 mod send;
 
 use std::sync::Arc;

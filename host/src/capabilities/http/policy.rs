@@ -13,6 +13,8 @@ use anyhow::{Context, Result, bail};
 use http::{HeaderName, HeaderValue, Method, Uri};
 use serde::Deserialize;
 
+use super::segments;
+
 /// The section as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -177,6 +179,7 @@ impl HttpPolicy {
     /// The grant that covers `method` on `uri`, or why none does.
     pub fn check(&self, method: &Method, uri: &Uri) -> Result<&HttpGrant, Denial> {
         let target = Target::of(uri).map_err(Denial)?;
+        refuse_dot_segments(method, uri)?;
         let shown = target.origin();
         let mut same_origin = None;
         for grant in &self.grants {
@@ -209,6 +212,18 @@ impl HttpPolicy {
                 "{method} {uri} is not granted: no [[plugin.http.allow]] covers it; to allow it, add url = \"{shown}/\" (methods = [\"{method}\"])"
             ),
         }))
+    }
+}
+
+/// Refuse a path with a segment some server reads as `.` or `..` (`..;`,
+/// `%2e%2e`, `.%2e;x=1`...): whatever grant it seems to fall under, the
+/// server may serve a path above it, with that grant's secret headers.
+fn refuse_dot_segments(method: &Method, uri: &Uri) -> Result<(), Denial> {
+    match segments::dot_segment(uri.path()) {
+        None => Ok(()),
+        Some(segment) => Err(Denial(format!(
+            "{method} {uri} is refused: its path segment {segment:?} reads as `.` or `..` to servers that decode `%2e` and drop `;parameters` (Tomcat, Jetty, Spring), so it could reach a path outside every grant; resolve the dot segments in the URL before sending it"
+        ))),
     }
 }
 
@@ -298,8 +313,10 @@ impl HttpGrant {
             uri.path()
         }
         .to_string();
-        if has_dot_segments(&path) {
-            bail!("the path has `.` or `..` segments");
+        if let Some(segment) = segments::dot_segment(&path) {
+            bail!(
+                "the path's segment {segment:?} reads as `.` or `..` on some servers: write the path without dot segments"
+            );
         }
         let methods = match methods {
             None => vec![Method::GET, Method::HEAD],
@@ -358,14 +375,14 @@ impl HttpGrant {
 
     /// `/` grants everything; `/v1/` everything below it; `/v1` that path
     /// and everything below it. A request whose path could mean another
-    /// place once a server decodes it (`..`, `%2e%2e`, `%2f`) never matches
-    /// a narrower grant.
+    /// place once a server decodes it (`..;`, `%2e%2e`, `%2f`, `\`, see
+    /// [`segments`]) never matches a narrower grant.
     fn path_matches(&self, path: &str) -> bool {
         if self.path == "/" {
             return true;
         }
         let path = if path.is_empty() { "/" } else { path };
-        if has_dot_segments(path) || contains_encoded_separator(path) {
+        if segments::dot_segment(path).is_some() || segments::is_ambiguous(path) {
             return false;
         }
         if self.path.ends_with('/') {
@@ -382,18 +399,6 @@ impl HttpGrant {
     pub fn names_address(&self, ip: IpAddr) -> bool {
         self.host.parse::<IpAddr>().is_ok_and(|own| own == ip)
     }
-}
-
-fn has_dot_segments(path: &str) -> bool {
-    path.split('/').any(|segment| {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        decoded == "." || decoded == ".."
-    })
-}
-
-fn contains_encoded_separator(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase();
-    lower.contains("%2f") || lower.contains("%5c") || path.contains('\\')
 }
 
 #[cfg(test)]
@@ -463,9 +468,45 @@ mod tests {
             "https://h.example/v1/%2E./admin",
             "https://h.example/v1/a%2f..%2f..%2fadmin",
             "https://user@h.example/v1/x",
+            "https://h.example/v1/a%5c..%5cadmin",
+            "https://h.example/v1/a\\..\\admin",
+            "https://h.example/v1/a%252f..%252fadmin",
+            "https://h.example/v1/%c0%ae%c0%ae/admin",
         ] {
             assert!(!allowed(&p, Method::GET, url), "{url}");
         }
+    }
+
+    /// The issue's examples: a grant of `/v1/` with a secret header must
+    /// not cover `/v1/..;/admin`, which Tomcat, Jetty and Spring serve as
+    /// `/admin`. Such a path is refused whatever the grant, with the reason.
+    #[test]
+    fn parameters_do_not_hide_dot_segments() {
+        let p = policy(
+            r#"allow = [{ url = "http://h.example/v1/", headers = { Authorization = "Bearer s" } }, "http://root.example/"]"#,
+        )
+        .unwrap();
+        for url in [
+            "http://h.example/v1/..;/admin/echo",
+            "http://h.example/v1/..;x=1/admin/echo",
+            "http://h.example/v1/%2e%2e;/admin/echo",
+            "http://h.example/v1/.%2E;jsessionid=1/admin",
+            "http://h.example/v1/..%3b/admin",
+            "http://h.example/v1/%252e%252e/admin",
+            "http://h.example/v1/x/.;/..;/..;/admin",
+            "http://root.example/a/..;/b",
+        ] {
+            let Denial(why) = p.check(&Method::GET, &url.parse().unwrap()).unwrap_err();
+            assert!(why.contains("reads as `.` or `..`"), "{url}: {why}");
+            assert!(why.contains("resolve the dot segments"), "{url}: {why}");
+        }
+        // Parameters on an ordinary segment are no reason to refuse.
+        assert!(allowed(&p, Method::GET, "http://h.example/v1/a;v=2/echo"));
+        assert!(allowed(
+            &p,
+            Method::GET,
+            "http://h.example/v1/.well-known/x"
+        ));
     }
 
     #[test]
@@ -514,6 +555,7 @@ mod tests {
                 "colour",
             ),
             ("max_requests = 0", "max_requests"),
+            (r#"allow = ["https://x/v1/..;/"]"#, "reads as `.` or `..`"),
         ] {
             let error = format!("{:#}", policy(text).unwrap_err());
             assert!(error.contains(expected), "{text}: {error}");
@@ -529,5 +571,200 @@ mod tests {
         let shown = format!("{p:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("authorization"), "{shown}");
+    }
+
+    /// Property tests of grant matching, each with its invariant.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Segments that try to climb out of a prefix or to split, and
+        /// ordinary ones.
+        const PIECES: &[&str] = &[
+            ".",
+            "..",
+            "..;",
+            "..;x=1",
+            "%2e%2e",
+            "%2E%2e;",
+            ".%2e",
+            "%252e%252e",
+            "..%3b",
+            "..%00",
+            ";",
+            ";x",
+            "%2f",
+            "%2F..",
+            "%5c",
+            "\\",
+            "%255c",
+            "%c0%ae",
+            "%25",
+            "%",
+            "v1",
+            "a",
+            "admin",
+            "",
+        ];
+
+        /// One path segment: a piece, two pieces run together, or random text.
+        fn segment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(PIECES).prop_map(String::from),
+                (prop::sample::select(PIECES), prop::sample::select(PIECES))
+                    .prop_map(|(a, b)| format!("{a}{b}")),
+                "[a-zA-Z0-9._~;=%-]{0,6}",
+            ]
+        }
+
+        /// `%XX` decoded (a `%` without two hex digits kept), written apart
+        /// from the code under test so the model does not share its bugs.
+        fn decode(bytes: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut rest = bytes;
+            while let Some((&first, tail)) = rest.split_first() {
+                let escape = tail
+                    .get(..2)
+                    .filter(|digits| first == b'%' && digits.iter().all(u8::is_ascii_hexdigit));
+                match escape.and_then(|digits| std::str::from_utf8(digits).ok()) {
+                    Some(digits) => {
+                        out.push(u8::from_str_radix(digits, 16).unwrap_or_default());
+                        rest = &tail[2..];
+                    }
+                    None => {
+                        out.push(first);
+                        rest = tail;
+                    }
+                }
+            }
+            out
+        }
+
+        /// The path as the most lenient server reads it: each segment
+        /// decoded twice, split again at a decoded `/` or `\`, cut at `;`
+        /// or NUL, then `.` and `..` resolved.
+        fn lenient_reading(path: &str) -> Vec<Vec<u8>> {
+            let mut resolved: Vec<Vec<u8>> = Vec::new();
+            for raw in path.split('/').skip(1) {
+                let decoded = decode(&decode(raw.as_bytes()));
+                for piece in decoded.split(|&b| b == b'/' || b == b'\\') {
+                    let end = piece
+                        .iter()
+                        .position(|&b| b == b';' || b == 0)
+                        .unwrap_or(piece.len());
+                    match &piece[..end] {
+                        b"." => {}
+                        b".." => {
+                            resolved.pop();
+                        }
+                        name => resolved.push(name.to_vec()),
+                    }
+                }
+            }
+            resolved
+        }
+
+        /// Letters of `text` upper-cased where the bits of `mask` say.
+        fn recase(text: &str, mask: u64) -> String {
+            text.chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if (mask >> (i % 64)) & 1 == 1 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Invariant: when a grant with a path prefix P (narrower than
+            /// `/`) covers a request, the most lenient server's reading of
+            /// its path (decoded twice, `;parameters` and NUL cut, `\` and a
+            /// decoded `/` taken as separators, dot segments resolved) still
+            /// starts with P's segments: no spelling escapes its grant.
+            #[test]
+            fn a_covered_path_stays_under_its_grant_however_a_server_reads_it(
+                head in prop::collection::vec(prop::sample::select(vec!["v1", "a", "V1", "v1;x"]), 0..3),
+                tail in prop::collection::vec(segment(), 0..6),
+            ) {
+                let p = policy(r#"allow = ["http://h.example/v1/", "http://h.example/v1/a"]"#)
+                    .map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+                let parts: Vec<String> = head.iter().map(|s| s.to_string()).chain(tail).collect();
+                let path = format!("/{}", parts.join("/"));
+                let Ok(uri) = format!("http://h.example{path}").parse::<Uri>() else {
+                    return Ok(());
+                };
+                if let Ok(grant) = p.check(&Method::GET, &uri) {
+                    let prefix: Vec<&[u8]> = grant
+                        .path
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(str::as_bytes)
+                        .collect();
+                    let read = lenient_reading(uri.path());
+                    prop_assert!(
+                        read.len() >= prefix.len()
+                            && read.iter().zip(&prefix).all(|(got, want)| got.as_slice() == *want),
+                        "{} is read as {:?}, outside the grant {}",
+                        path,
+                        read.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>(),
+                        grant.url
+                    );
+                }
+            }
+
+            /// Invariant: a request whose path holds a segment that reads
+            /// as `.` or `..` once `;parameters` are dropped is refused,
+            /// even under a grant of the whole origin.
+            #[test]
+            fn dot_segments_with_parameters_are_always_refused(
+                before in prop::collection::vec("[a-z0-9]{1,5}", 0..3),
+                dots in prop::sample::select(vec![".", "..", "%2e", "%2E%2e", ".%2e"]),
+                parameters in "(;[a-z0-9=]{0,6})?",
+            ) {
+                let p = policy(r#"allow = ["http://h.example/"]"#)
+                    .map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+                let path = format!("/{}/{dots}{parameters}/admin", before.join("/"));
+                let uri: Uri = format!("http://h.example{path}")
+                    .parse()
+                    .map_err(|e| TestCaseError::fail(format!("{path}: {e}")))?;
+                prop_assert!(p.check(&Method::GET, &uri).is_err(), "{} was allowed", path);
+            }
+
+            /// Invariant: a grant of a host covers exactly that host in any
+            /// letter case (and a `*.` grant exactly its subdomains); a name
+            /// that only starts or ends alike, has a trailing dot, or hides
+            /// behind user information never matches.
+            #[test]
+            fn hosts_match_exactly_up_to_letter_case(
+                labels in prop::collection::vec("[a-z][a-z0-9-]{0,6}", 1..4),
+                mask in any::<u64>(),
+                mutation in 0usize..7,
+            ) {
+                let granted = labels.join(".");
+                let p = policy(&format!(r#"allow = ["http://{granted}/", "http://*.{granted}/"]"#))
+                    .map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+                let host = recase(&granted, mask);
+                let (authority, expected) = match mutation {
+                    0 => (host, true),
+                    1 => (format!("sub.{host}"), true),
+                    // Longer than any generated label, so never a subdomain of it.
+                    2 => (format!("{host}.evil-attacker"), false),
+                    3 => (format!("evil{host}"), false),
+                    4 => (format!("{host}."), false),
+                    5 => (format!("user@{host}"), false),
+                    _ => (format!("{host}@attacker.example"), false),
+                };
+                let url = format!("http://{authority}/x");
+                let uri: Uri = url
+                    .parse()
+                    .map_err(|e| TestCaseError::fail(format!("{url}: {e}")))?;
+                prop_assert_eq!(p.check(&Method::GET, &uri).is_ok(), expected, "{}", url);
+            }
+        }
     }
 }

@@ -23,7 +23,7 @@ use wasmtime::component::{HasSelf, Linker};
 pub use convert::{from_mcp, to_mcp};
 
 use super::Caller;
-use crate::audit::{AuditLog, Outcome, Record};
+use crate::audit::{AuditLog, CallAudit, Outcome, Record};
 use crate::bindings::sampling::{Content, Error, Host, Request, Response};
 use crate::config::SamplingPolicy;
 use crate::llm::Usage;
@@ -41,6 +41,9 @@ pub struct Sampler {
     pub budget: Arc<SharedBudget>,
     /// Where requests are recorded.
     pub audit: Arc<AuditLog>,
+    /// Whether this run of the call records its requests now (a replay or
+    /// a run handed over leaves them to another run).
+    call_audit: CallAudit,
     /// `sample()` calls made so far in this call.
     samples_made: u32,
     /// The first requests of a replayed call, answered (and charged) in
@@ -64,6 +67,7 @@ impl Sampler {
             policy,
             budget,
             audit,
+            call_audit: CallAudit::default(),
             samples_made: 0,
             replayed: 0,
             tokens_used: 0,
@@ -73,6 +77,12 @@ impl Sampler {
     /// This call replays a run whose first `samples` requests were made.
     pub fn replaying(mut self, samples: u32) -> Self {
         self.replayed = samples;
+        self
+    }
+
+    /// This run records its requests only while `call_audit` says so.
+    pub fn audited_as(mut self, call_audit: CallAudit) -> Self {
+        self.call_audit = call_audit;
         self
     }
 }
@@ -265,6 +275,8 @@ struct Attempt {
     tool: std::sync::Arc<str>,
     client: std::sync::Arc<str>,
     audit: std::sync::Arc<crate::audit::AuditLog>,
+    /// Whether the request is this run's to record when it ends.
+    call_audit: CallAudit,
     route: RouteName,
     started: Instant,
     tokens_asked: u32,
@@ -283,6 +295,7 @@ impl Attempt {
             tool: sampler.caller.tool.clone(),
             client: sampler.caller.client.clone(),
             audit: sampler.audit.clone(),
+            call_audit: sampler.call_audit.clone(),
             route,
             started: Instant::now(),
             tokens_asked: 0,
@@ -316,6 +329,11 @@ impl Attempt {
 
     fn record(&mut self, outcome: Outcome, error: Option<String>) {
         self.done = true;
+        if self.route.route == "client" && !self.call_audit.records() {
+            // Another run of the call records it (see `CallAudit`). Not so
+            // a provider's: each run's request to it is one of its own.
+            return;
+        }
         let took = self.started.elapsed();
         let metrics = crate::metrics::get();
         let route = self.route.route;
@@ -377,5 +395,85 @@ impl Drop for Attempt {
                 Some("the tool call ended while the request waited".into()),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An attempt as a call's sampling makes it, recording to `audit`.
+    fn attempt(audit: &Arc<AuditLog>, call_audit: &CallAudit) -> Attempt {
+        Attempt {
+            plugin: "probe".into(),
+            tool: "probe_sample".into(),
+            client: "client".into(),
+            audit: audit.clone(),
+            call_audit: call_audit.clone(),
+            route: RouteName {
+                route: "client",
+                via: "input_required",
+            },
+            started: Instant::now(),
+            tokens_asked: 10,
+            usage: None,
+            policy: None,
+            model: None,
+            request: None,
+            answer: None,
+            done: false,
+        }
+    }
+
+    /// The audit file's lines once it has `count` (its writer thread may be
+    /// a moment behind), or what it has after 5 s.
+    fn lines(path: &std::path::Path, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let lines: Vec<String> = text.lines().map(str::to_string).collect();
+            if lines.len() >= count || Instant::now() > deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A parked run that another replica took over drops its waiting
+    /// request without a record (the replica that took it over records
+    /// it); so does a replay for requests of rounds answered before. A
+    /// request of the run's own still leaves one.
+    #[test]
+    fn a_request_handed_over_or_replayed_leaves_no_record_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let audit = Arc::new(AuditLog::to_file(&path, false).unwrap());
+
+        let handed_over = CallAudit::default();
+        let waiting = attempt(&audit, &handed_over);
+        handed_over.hand_over();
+        drop(waiting);
+        let replay = CallAudit::replaying();
+        attempt(&audit, &replay).finish(&Err(Error::TimedOut("gone".into())));
+        // A replay asks the provider again: that request is its own.
+        let mut provider = attempt(&audit, &replay);
+        provider.route = RouteName {
+            route: "provider",
+            via: "anthropic",
+        };
+        provider.finish(&Err(Error::Failed("down".into())));
+        replay.caught_up();
+        attempt(&audit, &replay).finish(&Err(Error::Declined("no".into())));
+        drop(attempt(&audit, &CallAudit::default()));
+
+        let lines = lines(&path, 3);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(lines[0].contains(r#""outcome":"failed""#), "{}", lines[0]);
+        assert!(lines[1].contains(r#""outcome":"declined""#), "{}", lines[1]);
+        assert!(
+            lines[2].contains(r#""outcome":"cancelled""#),
+            "{}",
+            lines[2]
+        );
     }
 }

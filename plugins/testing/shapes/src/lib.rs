@@ -98,11 +98,24 @@ fn ask_with_key(Key { key }: Key) -> Result<String, ToolError> {
     })
 }
 
+#[derive(Deserialize, JsonSchema)]
+struct Count {
+    /// How many empty text blocks to return.
+    count: u32,
+}
+
+/// `count` empty text blocks: each must count toward the host's
+/// `limits.result_bytes`, though none holds a byte of text.
+fn empty_blocks(Count { count }: Count) -> Result<ToolResult, ToolError> {
+    Ok(ToolResult::new((0..count).map(|_| Content::text(""))))
+}
+
 tools! {
     weather(City) -> Weather [read_only, idempotent, closed_world, title = "Weather"] => "Reports the weather as structured output",
     counted(How) [output_schema = SCHEMA] => "Returns structured output that fits its schema, or not",
     broken_chart(City) [destructive, open_world] => "Returns an error result carrying every kind of content",
     ask_with_key(Key) => "Asks two questions under one key",
+    empty_blocks(Count) => "Returns as many empty text blocks as asked",
 }
 
 #[derive(Deserialize, JsonSchema)]
