@@ -360,7 +360,7 @@ impl RefusalLog {
     fn note(&mut self, key: Option<IpAddr>, now: Instant) -> Option<u64> {
         let mut key = key;
         if !self.clients.contains_key(&key) && self.clients.len() >= MAX_LOGGED_CLIENTS {
-            self.clients.retain(|_, log| !log.is_quiet(now));
+            self.clients.retain(|_, log| log.is_quiet(now));
             if self.clients.len() >= MAX_LOGGED_CLIENTS {
                 key = None;
             }
