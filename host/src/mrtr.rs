@@ -962,7 +962,10 @@ async fn reap_expired(registry: Weak<ParkedCalls>, ttl: Duration) {
 fn answers_supplied(
     slots: &[Slot],
     given: &InputResponses,
-) -> Option<(Vec<Result<Answer, AskError>>, Vec<Option<serde_json::Value>>)> {
+) -> Option<(
+    Vec<Result<Answer, AskError>>,
+    Vec<Option<serde_json::Value>>,
+)> {
     let mut replies = Vec::with_capacity(slots.len());
     let mut raw = Vec::with_capacity(slots.len());
     for slot in slots {

@@ -218,7 +218,11 @@ impl McpServer {
                     .resume(plugin.clone(), &state, answers, job, driver)
                     .await
             }
-            None => self.parked.start(plugin.clone(), job, driver, answers).await,
+            None => {
+                self.parked
+                    .start(plugin.clone(), job, driver, answers)
+                    .await
+            }
         }
     }
 
