@@ -67,6 +67,8 @@ impl RuntimeArgs {
     }
 }
 
+// Parsed once at start and matched at once: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the configured plugins' tools over MCP.

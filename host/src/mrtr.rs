@@ -179,6 +179,25 @@ struct Parked {
 
 /// A call being driven by a request: started, or taken out of the table to
 /// run its next step.
+/// How a run of a call begins.
+enum Start {
+    /// Afresh, with the answers the request carried (if any) for its
+    /// first round.
+    Fresh(Option<InputResponses>),
+    /// Replayed: its first rounds answered from `transcript`, after
+    /// `sampled` sampling requests made before.
+    Replay {
+        transcript: VecDeque<Recorded>,
+        sampled: u32,
+    },
+}
+
+/// A round's replies to the plugin, and the client's responses as sent.
+type RoundAnswers = (
+    Vec<Result<Answer, AskError>>,
+    Vec<Option<serde_json::Value>>,
+);
+
 struct Driving {
     events: mpsc::Receiver<Event>,
     round: u32,
@@ -381,22 +400,27 @@ impl ParkedCalls {
             key: self.keys.active.clone(),
             nonce: hex(&random_bytes::<16>()),
         };
-        self.launch(plugin, job, request, origin, VecDeque::new(), 0, supplied)
+        self.launch(plugin, job, request, origin, Start::Fresh(supplied))
             .await
     }
 
     /// Run `job` from its start, its random numbers seeded from `origin`,
-    /// answering its first questions from `replay` (see [`Self::resume`]).
+    /// answering its first questions as `start` says (see [`Self::resume`]).
     async fn launch(
         &self,
         plugin: Arc<Plugin>,
         job: Job,
         mut request: Request,
         origin: Origin,
-        replay: VecDeque<Recorded>,
-        sampled: u32,
-        supplied: Option<InputResponses>,
+        start: Start,
     ) -> Result<Step, McpError> {
+        let (replay, sampled, supplied) = match start {
+            Start::Fresh(supplied) => (VecDeque::new(), 0, supplied),
+            Start::Replay {
+                transcript,
+                sampled,
+            } => (transcript, sampled, None),
+        };
         let seed = self.seed_of(&origin)?;
         let commit_once = self
             .shared
@@ -526,9 +550,10 @@ impl ParkedCalls {
                     job,
                     request,
                     payload.origin,
-                    replay,
-                    payload.sampled,
-                    None,
+                    Start::Replay {
+                        transcript: replay,
+                        sampled: payload.sampled,
+                    },
                 )
                 .await
             }
@@ -959,13 +984,7 @@ async fn reap_expired(registry: Weak<ParkedCalls>, ttl: Duration) {
 /// client was to be asked, or one of them is not a valid answer (the round
 /// is then asked as usual). Keys the round does not ask are ignored, as
 /// the spec says unrecognised ones should be.
-fn answers_supplied(
-    slots: &[Slot],
-    given: &InputResponses,
-) -> Option<(
-    Vec<Result<Answer, AskError>>,
-    Vec<Option<serde_json::Value>>,
-)> {
+fn answers_supplied(slots: &[Slot], given: &InputResponses) -> Option<RoundAnswers> {
     let mut replies = Vec::with_capacity(slots.len());
     let mut raw = Vec::with_capacity(slots.len());
     for slot in slots {

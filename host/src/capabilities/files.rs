@@ -1295,7 +1295,7 @@ mod tests {
             if dies == Some((step, false)) {
                 return Err("died before the store kept it".into());
             }
-            keep(&mut *lock(&self.kept));
+            keep(&mut lock(&self.kept));
             if dies.is_some() {
                 return Err("died once the store kept it".into());
             }
