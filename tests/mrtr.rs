@@ -629,3 +629,61 @@ async fn a_replay_at_the_clients_cap_is_refused_until_a_slot_is_free() {
     let asked = serde_json::to_string(&second.input_requests).unwrap();
     assert!(asked.contains("Again "), "{asked}");
 }
+
+/// The conformance suite's reading of the spec: a request may carry
+/// `inputResponses` before it was asked anything (no `requestState`), and
+/// answers that cover the call's first round answer it, unrecognised keys
+/// beside them ignored; the call completes without an `input_required`
+/// round. Answers that do not cover the round change nothing: it is asked.
+#[tokio::test]
+async fn answers_sent_with_the_first_request_answer_the_first_round() {
+    for transport in TRANSPORTS {
+        let workspace = Workspace::standard();
+        let session = open(transport, &workspace, oracle().modern()).await;
+        let mut request = params("process_log_entry", json!({"log_line": "early"}));
+        let mut supplied = rmcp::model::InputResponses::default();
+        supplied.insert("sampling-1".into(), answer("known already"));
+        supplied.insert("unrecognised".into(), json!({"anything": [1, 2]}));
+        request.input_responses = Some(supplied);
+        let CallToolResponse::Complete(done) =
+            session.client.call_tool_once(request).await.unwrap()
+        else {
+            panic!("{transport:?}: answers sent up front did not answer the first round")
+        };
+        assert_eq!(done.is_error, Some(false), "{transport:?}: {}", text(&done));
+        assert_eq!(
+            workspace.read("incident_report.txt"),
+            Some(seed_report("early", "known already")),
+            "{transport:?}"
+        );
+
+        let mut request = params("process_log_entry", json!({"log_line": "later"}));
+        let mut elsewhere = rmcp::model::InputResponses::default();
+        elsewhere.insert("sampling-7".into(), answer("not asked"));
+        request.input_responses = Some(elsewhere);
+        let asked = round(&session.client, request.clone()).await;
+        assert!(
+            asked
+                .input_requests
+                .as_ref()
+                .is_some_and(|r| r.contains_key("sampling-1")),
+            "{transport:?}: the round is asked as usual"
+        );
+        let finished = session
+            .client
+            .call_tool_once(retry(&request, &asked, answer("asked for")))
+            .await
+            .unwrap();
+        let CallToolResponse::Complete(finished) = finished else {
+            panic!("{transport:?}: the retry did not complete")
+        };
+        assert_eq!(finished.is_error, Some(false), "{transport:?}");
+        assert!(
+            workspace
+                .read("incident_report.txt")
+                .unwrap()
+                .ends_with(&seed_report("later", "asked for")),
+            "{transport:?}"
+        );
+    }
+}

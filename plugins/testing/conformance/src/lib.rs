@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use wasm_mcp_sdk::{
     Batch, Body, Completion, Content, Elicited, Message, Reference, Sample, ToolError, ToolResult,
-    Vars, completions, elicit, elicit_with_schema, log, progress, prompts, resources, roots,
-    sample_text, tools,
+    Vars, append, completions, elicit, elicit_with_schema, log, progress, prompts, resources,
+    roots, sample_text, tools,
 };
 
 /// A 1×1 PNG and a 44-byte WAV: what the suite's own fixture sends.
@@ -211,6 +211,23 @@ fn test_logging_tool(_: NoArgs) -> Result<&'static str, ToolError> {
     Ok("Logged a message")
 }
 
+/// The suite's hooks for "the lists changed" change them as an operator
+/// does: the test serves this fixture with `serve --watch` and grants it its
+/// own config file, so a line appended there reloads the plugins, and every
+/// `subscriptions/listen` stream hears that the tool and prompt lists changed.
+fn touch_config() -> Result<&'static str, ToolError> {
+    append("wasm-mcp.toml", "# touched by a test_trigger_*_change call\n")?;
+    Ok("The config was touched; the host reloads the plugins")
+}
+
+fn test_trigger_tool_change(_: NoArgs) -> Result<&'static str, ToolError> {
+    touch_config()
+}
+
+fn test_trigger_prompt_change(_: NoArgs) -> Result<&'static str, ToolError> {
+    touch_config()
+}
+
 fn test_input_required_result_elicitation(_: NoArgs) -> Result<String, ToolError> {
     let mut replies = Batch::new()
         .elicit::<Name>("user_name", "What is your name?")
@@ -336,6 +353,8 @@ tools! {
     test_input_required_result_tampered_state(NoArgs) => "Asks the user to confirm",
     test_input_required_result_capabilities(NoArgs) => "Asks the user if it can, else the LLM",
     test_custom_header(Value) [input_schema = CUSTOM_HEADER_SCHEMA] => "Echoes a parameter mirrored into a header (SEP-2243)",
+    test_trigger_tool_change(NoArgs) => "Touches the config (granted, with serve --watch): the host reloads and the tool list changes",
+    test_trigger_prompt_change(NoArgs) => "Touches the config (granted, with serve --watch): the host reloads and the prompt list changes",
 }
 
 #[derive(Deserialize, JsonSchema)]
