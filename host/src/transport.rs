@@ -429,7 +429,7 @@ impl BodyGuard {
         parts: &axum::http::request::Parts,
         bytes: &[u8],
     ) -> Result<Option<SessionReservation>, Response> {
-        if parts.headers.contains_key("mcp-session-id") {
+        if parts.headers.contains_key("mcp-session-id") || !is_initialize(bytes) {
             return Ok(None);
         }
         let Ok(ClientJsonRpcMessage::Request(opening)) = jsonrpc::parse(bytes) else {
@@ -453,6 +453,20 @@ impl BodyGuard {
         };
         Err(json_rpc_response(StatusCode::SERVICE_UNAVAILABLE, refused))
     }
+}
+
+/// Whether `bytes` is an `initialize` request, read without building the
+/// message: every 2026-07-28 request comes without a session id, and its
+/// body (up to `--max-request-bytes`) is parsed once, by rmcp, unless it is
+/// one.
+fn is_initialize(bytes: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Method>(bytes)
+        .is_ok_and(|message| message.method.as_deref() == Some("initialize"))
 }
 
 fn json_rpc_response(status: StatusCode, rejected: jsonrpc::Rejected) -> Response {
